@@ -1,0 +1,135 @@
+//! Runtime configuration from environment variables, read once at cold start.
+
+use crate::pipeline::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name}={value:?} is invalid: {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `TABLE_NAME`: the history table.
+    pub table_name: String,
+    /// `RETENTION_DAYS` (default 90): history ages out this long after the change it records.
+    pub retention_days: u32,
+    /// `TASK_CONCURRENCY` (default 16): tasks of one batch written in parallel.
+    pub task_concurrency: usize,
+    /// `AWS_MAX_ATTEMPTS` (default 5): SDK attempts per AWS call, with standard jittered backoff.
+    pub max_attempts: u32,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = lookup("TABLE_NAME")
+            .filter(|name| !name.trim().is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        Ok(Self {
+            table_name,
+            retention_days: number(&lookup, "RETENTION_DAYS", 90, 1..=36_500)?,
+            task_concurrency: number(&lookup, "TASK_CONCURRENCY", 16, 1..=256)?,
+            max_attempts: number(&lookup, "AWS_MAX_ATTEMPTS", 5, 1..=20)?,
+        })
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            retention_days: self.retention_days,
+            task_concurrency: self.task_concurrency,
+        }
+    }
+}
+
+fn number<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    let Some(value) = lookup(name) else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(ConfigError::Invalid {
+            name,
+            value,
+            expected: "a whole number in the allowed range (see README, Configuration)",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn table_name_is_required() {
+        assert!(matches!(
+            config(&[]),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        ));
+        assert!(matches!(
+            config(&[("TABLE_NAME", " ")]),
+            Err(ConfigError::Missing("TABLE_NAME"))
+        ));
+    }
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let config = config(&[("TABLE_NAME", "history")]).unwrap();
+        assert_eq!(config.table_name, "history");
+        assert_eq!(config.retention_days, 90);
+        assert_eq!(config.task_concurrency, 16);
+        assert_eq!(config.max_attempts, 5);
+    }
+
+    #[test]
+    fn values_are_parsed_and_range_checked() {
+        let config = config(&[
+            ("TABLE_NAME", "h"),
+            ("RETENTION_DAYS", "7"),
+            ("AWS_MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(config.retention_days, 7);
+        assert_eq!(config.max_attempts, 3);
+        assert!(matches!(
+            super::tests::config(&[("TABLE_NAME", "h"), ("RETENTION_DAYS", "0")]),
+            Err(ConfigError::Invalid {
+                name: "RETENTION_DAYS",
+                ..
+            })
+        ));
+        assert!(matches!(
+            super::tests::config(&[("TABLE_NAME", "h"), ("TASK_CONCURRENCY", "many")]),
+            Err(ConfigError::Invalid {
+                name: "TASK_CONCURRENCY",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,296 @@
+//! Records and snapshots as DynamoDB items. Absent values stay absent attributes, never empty strings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+use super::keys::{
+    cluster_index_pk, history_sk, index_sk, iso_time, service_index_pk, shard, task_pk, SNAPSHOT_SK,
+};
+use crate::enums::{StopCode, TaskStatus};
+use crate::history::{ContainerRecord, HistoryRecord, Snapshot, TagSource};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Builds an item attribute by attribute, skipping absent values.
+#[derive(Default)]
+struct ItemBuilder(Item);
+
+impl ItemBuilder {
+    fn with_capacity(capacity: usize) -> Self {
+        Self(HashMap::with_capacity(capacity))
+    }
+
+    fn s(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.0
+            .insert(name.to_owned(), AttributeValue::S(value.into()));
+        self
+    }
+
+    fn opt_s(&mut self, name: &str, value: Option<&str>) -> &mut Self {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            self.s(name, value);
+        }
+        self
+    }
+
+    fn n(&mut self, name: &str, value: impl ToString) -> &mut Self {
+        self.0
+            .insert(name.to_owned(), AttributeValue::N(value.to_string()));
+        self
+    }
+
+    fn opt_n(&mut self, name: &str, value: Option<impl ToString>) -> &mut Self {
+        if let Some(value) = value {
+            self.n(name, value);
+        }
+        self
+    }
+
+    fn opt_time(&mut self, name: &str, value: Option<DateTime<Utc>>) -> &mut Self {
+        if let Some(value) = value {
+            self.s(name, iso_time(value));
+        }
+        self
+    }
+
+    fn bool(&mut self, name: &str, value: bool) -> &mut Self {
+        self.0.insert(name.to_owned(), AttributeValue::Bool(value));
+        self
+    }
+
+    fn value(&mut self, name: &str, value: AttributeValue) -> &mut Self {
+        self.0.insert(name.to_owned(), value);
+        self
+    }
+
+    fn build(&mut self) -> Item {
+        std::mem::take(&mut self.0)
+    }
+}
+
+fn tag_map(tags: &BTreeMap<String, String>) -> AttributeValue {
+    AttributeValue::M(
+        tags.iter()
+            .map(|(key, value)| (key.clone(), AttributeValue::S(value.clone())))
+            .collect(),
+    )
+}
+
+fn container_item(container: &ContainerRecord) -> AttributeValue {
+    let mut item = ItemBuilder::with_capacity(9);
+    item.opt_s("name", container.name.as_deref())
+        .opt_s("image", container.image.as_deref())
+        .opt_s("imageDigest", container.image_digest.as_deref())
+        .opt_s("runtimeId", container.runtime_id.as_deref())
+        .opt_s(
+            "lastStatus",
+            container.last_status.as_ref().map(TaskStatus::as_str),
+        )
+        .opt_n("exitCode", container.exit_code)
+        .opt_s("reason", container.reason.as_deref())
+        .opt_s(
+            "healthStatus",
+            container.health_status.as_ref().map(|h| h.as_str()),
+        );
+    if !container.network_bindings.is_empty() {
+        let bindings = container
+            .network_bindings
+            .iter()
+            .map(|binding| {
+                let mut map = ItemBuilder::with_capacity(6);
+                map.opt_s("bindIP", binding.bind_ip.as_deref())
+                    .opt_n("containerPort", binding.container_port)
+                    .opt_n("hostPort", binding.host_port)
+                    .opt_s("protocol", binding.protocol.as_deref())
+                    .opt_s(
+                        "containerPortRange",
+                        binding.container_port_range.as_deref(),
+                    )
+                    .opt_s("hostPortRange", binding.host_port_range.as_deref());
+                AttributeValue::M(map.build())
+            })
+            .collect();
+        item.value("networkBindings", AttributeValue::L(bindings));
+    }
+    AttributeValue::M(item.build())
+}
+
+/// The history item for one record, with its index keys.
+pub fn history_item(record: &HistoryRecord) -> Item {
+    let mut item = ItemBuilder::with_capacity(48);
+    let task_shard = shard(&record.task_id);
+    item.s("pk", task_pk(&record.task_arn))
+        .s("sk", history_sk(record.version))
+        .s("itemType", "history")
+        .s("taskArn", &record.task_arn)
+        .s("taskId", &record.task_id)
+        .s("clusterArn", &record.cluster_arn)
+        .s("clusterName", &record.cluster_name)
+        .n("version", record.version)
+        .opt_s(
+            "lastStatus",
+            record.last_status.as_ref().map(TaskStatus::as_str),
+        )
+        .opt_s(
+            "desiredStatus",
+            record.desired_status.as_ref().map(TaskStatus::as_str),
+        )
+        .opt_s(
+            "launchType",
+            record.launch_type.as_ref().map(|l| l.as_str()),
+        )
+        .opt_s("group", record.group.as_deref())
+        .opt_s("serviceName", record.service_name.as_deref())
+        .opt_s("taskDefinitionArn", record.task_definition_arn.as_deref())
+        .opt_s("family", record.family.as_deref())
+        .opt_n("revision", record.revision)
+        .opt_s("startedBy", record.started_by.as_deref())
+        .opt_s("stopCode", record.stop_code.as_ref().map(StopCode::as_str))
+        .opt_s("stoppedReason", record.stopped_reason.as_deref())
+        .opt_time("createdAt", record.created_at)
+        .opt_time("pullStartedAt", record.pull_started_at)
+        .opt_time("pullStoppedAt", record.pull_stopped_at)
+        .opt_time("startedAt", record.started_at)
+        .opt_time("stoppingAt", record.stopping_at)
+        .opt_time("stoppedAt", record.stopped_at)
+        .opt_time("executionStoppedAt", record.execution_stopped_at)
+        .opt_s("availabilityZone", record.availability_zone.as_deref())
+        .opt_s("cpu", record.cpu.as_deref())
+        .opt_s("memory", record.memory.as_deref())
+        .opt_s("platformVersion", record.platform_version.as_deref())
+        .opt_s(
+            "capacityProviderName",
+            record.capacity_provider_name.as_deref(),
+        )
+        .opt_s(
+            "containerInstanceArn",
+            record.container_instance_arn.as_deref(),
+        )
+        .opt_s(
+            "healthStatus",
+            record.health_status.as_ref().map(|h| h.as_str()),
+        )
+        .opt_s("eventId", record.event_id.as_deref())
+        .s("eventTime", iso_time(record.event_time))
+        .n("expiresAt", record.expires_at)
+        .bool("enriched", record.tags.enriched)
+        .s("tagsSource", record.tags.source.as_str())
+        .bool("lateArrival", record.late_arrival)
+        .s("gsi1pk", cluster_index_pk(&record.cluster_arn, task_shard))
+        .s(
+            "gsi1sk",
+            index_sk(record.event_time, &record.task_id, record.version),
+        );
+    if record.tags.source != TagSource::None {
+        item.value("tags", tag_map(&record.tags.values));
+    }
+    if !record.containers.is_empty() {
+        let containers = record.containers.iter().map(container_item).collect();
+        item.value("containers", AttributeValue::L(containers));
+    }
+    if record.truncated {
+        item.bool("truncated", true);
+    }
+    if let Some(service) = &record.service_name {
+        item.s(
+            "gsi2pk",
+            service_index_pk(&record.cluster_arn, service, task_shard),
+        )
+        .s(
+            "gsi2sk",
+            index_sk(record.event_time, &record.task_id, record.version),
+        );
+    }
+    item.build()
+}
+
+/// The snapshot item of a task.
+pub fn snapshot_item(snapshot: &Snapshot) -> Item {
+    let mut item = ItemBuilder::with_capacity(12);
+    item.s("pk", task_pk(&snapshot.task_arn))
+        .s("sk", SNAPSHOT_SK)
+        .s("itemType", "snapshot")
+        .s("taskArn", &snapshot.task_arn)
+        .n("version", snapshot.version)
+        .opt_s(
+            "lastStatus",
+            snapshot.last_status.as_ref().map(TaskStatus::as_str),
+        )
+        .opt_s(
+            "desiredStatus",
+            snapshot.desired_status.as_ref().map(TaskStatus::as_str),
+        )
+        .s("clusterArn", &snapshot.cluster_arn)
+        .opt_s("taskDefinitionArn", snapshot.task_definition_arn.as_deref())
+        .opt_s(
+            "stopCode",
+            snapshot.stop_code.as_ref().map(StopCode::as_str),
+        )
+        .value("tags", tag_map(&snapshot.tags))
+        .s("updatedAt", iso_time(snapshot.updated_at))
+        .n("expiresAt", snapshot.expires_at);
+    item.build()
+}
+
+/// Why a stored snapshot item could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("snapshot item {pk} is unreadable: {problem}")]
+pub struct ItemError {
+    pub pk: String,
+    pub problem: String,
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+/// Reads a snapshot item back. Only `taskArn` and `version` are essential; the rest is best effort.
+pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
+    let pk = text(item, "pk").unwrap_or("?").to_owned();
+    let fail = |problem: &str| ItemError {
+        pk: pk.clone(),
+        problem: problem.to_owned(),
+    };
+    let task_arn = text(item, "taskArn").ok_or_else(|| fail("no taskArn"))?;
+    let version = match item.get("version") {
+        Some(AttributeValue::N(number)) => number
+            .parse::<u64>()
+            .map_err(|_| fail("version is not a whole number"))?,
+        _ => return Err(fail("no numeric version")),
+    };
+    let tags = match item.get("tags") {
+        Some(AttributeValue::M(map)) => map
+            .iter()
+            .filter_map(|(key, value)| match value {
+                AttributeValue::S(value) => Some((key.clone(), value.clone())),
+                _ => None,
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let updated_at = text(item, "updatedAt")
+        .and_then(|stamp| DateTime::parse_from_rfc3339(stamp).ok())
+        .map(|stamp| stamp.with_timezone(&Utc))
+        .unwrap_or_default();
+    let expires_at = match item.get("expiresAt") {
+        Some(AttributeValue::N(number)) => number.parse().unwrap_or_default(),
+        _ => 0,
+    };
+    Ok(Snapshot {
+        task_arn: task_arn.to_owned(),
+        version,
+        last_status: text(item, "lastStatus").map(TaskStatus::from),
+        desired_status: text(item, "desiredStatus").map(TaskStatus::from),
+        cluster_arn: text(item, "clusterArn").unwrap_or_default().to_owned(),
+        task_definition_arn: text(item, "taskDefinitionArn").map(str::to_owned),
+        tags,
+        stop_code: text(item, "stopCode").map(StopCode::from),
+        updated_at,
+        expires_at,
+    })
+}

@@ -1,0 +1,92 @@
+//! The table's key layout: the contract every reader (CLI, queries in the README) relies on.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Partitions each cluster's (and service's) index entries are spread over, so one busy cluster
+/// writes to several index partitions instead of one hot one. Readers query every shard and merge.
+pub const GSI_SHARDS: u64 = 4;
+/// Index answering "what happened in cluster C between t1 and t2".
+pub const CLUSTER_INDEX: &str = "byCluster";
+/// Index answering "what happened in service S of cluster C between t1 and t2".
+pub const SERVICE_INDEX: &str = "byService";
+pub const SNAPSHOT_SK: &str = "SNAPSHOT";
+
+/// Partition key of everything about one task.
+pub fn task_pk(task_arn: &str) -> String {
+    format!("TASK#{task_arn}")
+}
+
+/// Sort key of a history record: zero-padded so versions sort numerically.
+pub fn history_sk(version: u64) -> String {
+    format!("V#{version:010}")
+}
+
+/// Index shard of a task: FNV-1a of its id, stable across processes, languages and versions.
+pub fn shard(task_id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in task_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash % GSI_SHARDS
+}
+
+pub fn cluster_index_pk(cluster_arn: &str, shard: u64) -> String {
+    format!("CLUSTER#{cluster_arn}#{shard}")
+}
+
+pub fn service_index_pk(cluster_arn: &str, service_name: &str, shard: u64) -> String {
+    format!("SERVICE#{cluster_arn}#{service_name}#{shard}")
+}
+
+/// Index sort key: the change's time first (range queries), then task and version (uniqueness).
+pub fn index_sk(event_time: DateTime<Utc>, task_id: &str, version: u64) -> String {
+    format!("{}#{task_id}#{version:010}", iso_time(event_time))
+}
+
+/// Fixed-width ISO-8601 UTC with milliseconds, so text order is time order.
+pub fn iso_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_keys_sort_by_version() {
+        assert_eq!(history_sk(7), "V#0000000007");
+        assert!(history_sk(9) < history_sk(10));
+        assert_eq!(history_sk(9_999_999_999), "V#9999999999");
+    }
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        // FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c; readers in other languages must agree.
+        assert_eq!(shard("a"), 0xaf63_dc4c_8601_ec8c % GSI_SHARDS);
+        let ids: Vec<String> = (0..1000).map(|n| format!("{n:032x}")).collect();
+        let mut counts = [0usize; GSI_SHARDS as usize];
+        for id in &ids {
+            counts[shard(id) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&count| count > 150),
+            "uneven shards: {counts:?}"
+        );
+    }
+
+    #[test]
+    fn index_sort_keys_order_by_time_then_task() {
+        let early = DateTime::parse_from_rfc3339("2026-11-20T03:14:07Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let late = DateTime::parse_from_rfc3339("2026-11-20T03:14:07.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            index_sk(early, "abc", 3),
+            "2026-11-20T03:14:07.000Z#abc#0000000003"
+        );
+        assert!(index_sk(early, "zzz", 9) < index_sk(late, "aaa", 1));
+    }
+}

@@ -1,0 +1,85 @@
+//! The ECS adapter of [`TaskDescriber`]: one DescribeTasks call with `include=TAGS`.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecs::types::TaskField;
+use aws_sdk_ecs::Client;
+use tracing::warn;
+
+use crate::describe::{DescribeError, Description, TaskDescriber};
+use crate::history::last_segment;
+
+pub struct EcsDescriber {
+    client: Client,
+}
+
+impl EcsDescriber {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl TaskDescriber for EcsDescriber {
+    async fn describe_tasks(
+        &self,
+        cluster_arn: &str,
+        task_arns: &[String],
+    ) -> Result<Description, DescribeError> {
+        let output = self
+            .client
+            .describe_tasks()
+            .cluster(cluster_arn)
+            .set_tasks(Some(task_arns.to_vec()))
+            .include(TaskField::Tags)
+            .send()
+            .await
+            .map_err(|err| DescribeError {
+                cluster: cluster_arn.to_owned(),
+                throttled: matches!(
+                    err.code(),
+                    Some("ThrottlingException" | "TooManyRequestsException")
+                ),
+                message: DisplayErrorContext(&err).to_string(),
+            })?;
+
+        // ECS answers with full ARNs; match on the task id too in case a caller asked by short form.
+        let mut returned: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
+        for task in output.tasks() {
+            let Some(arn) = task.task_arn() else { continue };
+            let tags = task
+                .tags()
+                .iter()
+                .filter_map(|tag| {
+                    Some((
+                        tag.key()?.to_owned(),
+                        tag.value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect();
+            returned.insert(last_segment(arn), tags);
+        }
+        for failure in output.failures() {
+            if failure.reason() != Some("MISSING") {
+                warn!(
+                    cluster_arn,
+                    task_arn = failure.arn().unwrap_or_default(),
+                    reason = failure.reason().unwrap_or_default(),
+                    detail = failure.detail().unwrap_or_default(),
+                    "DescribeTasks reported a failure other than MISSING"
+                );
+            }
+        }
+
+        let mut description = Description::default();
+        for task_arn in task_arns {
+            match returned.remove(last_segment(task_arn)) {
+                Some(tags) => {
+                    description.tags.insert(task_arn.clone(), tags);
+                }
+                None => description.missing.push(task_arn.clone()),
+            }
+        }
+        Ok(description)
+    }
+}

@@ -1,0 +1,303 @@
+//! The normalized history record and the per-task snapshot, derived purely from an event (plus tags).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
+use crate::event::{NetworkBinding, TaskEvent};
+
+/// Free text (reasons) longer than this is cut, so one runaway message cannot push an item past
+/// DynamoDB's 400 KB limit and fail forever. AWS documents 255 characters for container reasons.
+pub const MAX_TEXT_BYTES: usize = 2048;
+/// Containers kept per record; ECS allows 10 per task definition, so this only bites on garbage.
+pub const MAX_CONTAINERS: usize = 50;
+/// Network bindings kept per container; port ranges can make hundreds.
+pub const MAX_BINDINGS: usize = 100;
+
+/// Where a record's tags came from. Events carry none, so this says how much to trust them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagSource {
+    /// DescribeTasks answered for this task during this batch.
+    DescribeTasks,
+    /// Copied from the task's snapshot (DescribeTasks not asked, or no longer knew the task).
+    Snapshot,
+    /// No tags known.
+    None,
+}
+
+impl TagSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DescribeTasks => "describeTasks",
+            Self::Snapshot => "snapshot",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "describeTasks" => Self::DescribeTasks,
+            "snapshot" => Self::Snapshot,
+            _ => Self::None,
+        }
+    }
+}
+
+/// Tags for one record and how they were obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tags {
+    pub values: BTreeMap<String, String>,
+    pub source: TagSource,
+    /// True when DescribeTasks answered for the task (false for MISSING, or when it was not asked).
+    pub enriched: bool,
+}
+
+impl Tags {
+    pub fn none() -> Self {
+        Self {
+            values: BTreeMap::new(),
+            source: TagSource::None,
+            enriched: false,
+        }
+    }
+}
+
+/// One container as recorded at a version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerRecord {
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub runtime_id: Option<String>,
+    pub last_status: Option<TaskStatus>,
+    pub exit_code: Option<i64>,
+    pub reason: Option<String>,
+    pub health_status: Option<HealthStatus>,
+    pub network_bindings: Vec<NetworkBinding>,
+}
+
+/// The task as it was at one `version`: the unit of history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRecord {
+    pub task_arn: String,
+    pub task_id: String,
+    pub cluster_arn: String,
+    pub cluster_name: String,
+    pub version: u64,
+    pub last_status: Option<TaskStatus>,
+    pub desired_status: Option<TaskStatus>,
+    pub launch_type: Option<LaunchType>,
+    pub group: Option<String>,
+    pub service_name: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub family: Option<String>,
+    pub revision: Option<u32>,
+    pub started_by: Option<String>,
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub pull_started_at: Option<DateTime<Utc>>,
+    pub pull_stopped_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopping_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub execution_stopped_at: Option<DateTime<Utc>>,
+    pub containers: Vec<ContainerRecord>,
+    pub tags: Tags,
+    pub availability_zone: Option<String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub platform_version: Option<String>,
+    pub capacity_provider_name: Option<String>,
+    pub container_instance_arn: Option<String>,
+    pub health_status: Option<HealthStatus>,
+    pub event_id: Option<String>,
+    /// When the change happened: `detail.updatedAt`, else the envelope `time`, else when we received it.
+    pub event_time: DateTime<Utc>,
+    /// Epoch seconds after which DynamoDB TTL may delete the item.
+    pub expires_at: i64,
+    /// Written after a newer version was already recorded (an out-of-order delivery filling its gap).
+    pub late_arrival: bool,
+    /// Some text or list was cut to the limits above.
+    pub truncated: bool,
+}
+
+/// The newest recorded state of a task: the version every event is compared with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub task_arn: String,
+    pub version: u64,
+    pub last_status: Option<TaskStatus>,
+    pub desired_status: Option<TaskStatus>,
+    pub cluster_arn: String,
+    pub task_definition_arn: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub stop_code: Option<StopCode>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: i64,
+}
+
+impl Snapshot {
+    /// The snapshot a record advances its task to.
+    pub fn from_record(record: &HistoryRecord) -> Self {
+        Self {
+            task_arn: record.task_arn.clone(),
+            version: record.version,
+            last_status: record.last_status.clone(),
+            desired_status: record.desired_status.clone(),
+            cluster_arn: record.cluster_arn.clone(),
+            task_definition_arn: record.task_definition_arn.clone(),
+            tags: record.tags.values.clone(),
+            stop_code: record.stop_code.clone(),
+            updated_at: record.event_time,
+            expires_at: record.expires_at,
+        }
+    }
+}
+
+/// What `normalize` needs besides the event itself.
+#[derive(Clone, Debug)]
+pub struct RecordContext {
+    pub tags: Tags,
+    pub late_arrival: bool,
+    pub received_at: DateTime<Utc>,
+    pub retention_days: u32,
+}
+
+/// Builds the history record for an event. Every state field comes from the event: DescribeTasks may
+/// already describe a later version, so it contributes tags only.
+pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
+    let detail = &event.detail;
+    let mut truncated = false;
+    let mut cut = |text: &Option<String>| -> Option<String> {
+        let text = text.as_ref()?;
+        let (kept, was_cut) = truncate_text(text, MAX_TEXT_BYTES);
+        truncated |= was_cut;
+        Some(kept.to_owned())
+    };
+    let stopped_reason = cut(&detail.stopped_reason);
+    let mut containers: Vec<ContainerRecord> = detail
+        .containers
+        .iter()
+        .take(MAX_CONTAINERS)
+        .map(|container| ContainerRecord {
+            name: container.name.clone(),
+            image: container.image.clone(),
+            image_digest: container.image_digest.clone(),
+            runtime_id: container.runtime_id.clone(),
+            last_status: container.last_status.clone(),
+            exit_code: container.exit_code,
+            reason: cut(&container.reason),
+            health_status: container.health_status.clone(),
+            network_bindings: container
+                .network_bindings
+                .iter()
+                .take(MAX_BINDINGS)
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    truncated |= detail.containers.len() > MAX_CONTAINERS
+        || detail
+            .containers
+            .iter()
+            .any(|container| container.network_bindings.len() > MAX_BINDINGS);
+    containers.shrink_to_fit();
+
+    let (family, revision) = detail
+        .task_definition_arn
+        .as_deref()
+        .map(family_and_revision)
+        .unwrap_or((None, None));
+    let event_time = detail
+        .updated_at
+        .or(event.time)
+        .unwrap_or(context.received_at);
+
+    HistoryRecord {
+        task_arn: detail.task_arn.clone(),
+        task_id: last_segment(&detail.task_arn).to_owned(),
+        cluster_arn: detail.cluster_arn.clone(),
+        cluster_name: last_segment(&detail.cluster_arn).to_owned(),
+        version: detail.version,
+        last_status: detail.last_status.clone(),
+        desired_status: detail.desired_status.clone(),
+        launch_type: detail.launch_type.clone(),
+        group: detail.group.clone(),
+        service_name: detail
+            .group
+            .as_deref()
+            .and_then(service_name)
+            .map(str::to_owned),
+        task_definition_arn: detail.task_definition_arn.clone(),
+        family,
+        revision,
+        started_by: detail.started_by.clone(),
+        stop_code: detail.stop_code.clone(),
+        stopped_reason,
+        created_at: detail.created_at,
+        pull_started_at: detail.pull_started_at,
+        pull_stopped_at: detail.pull_stopped_at,
+        started_at: detail.started_at,
+        stopping_at: detail.stopping_at,
+        stopped_at: detail.stopped_at,
+        execution_stopped_at: detail.execution_stopped_at,
+        containers,
+        tags: context.tags,
+        availability_zone: detail.availability_zone.clone(),
+        cpu: detail.cpu.clone(),
+        memory: detail.memory.clone(),
+        platform_version: detail.platform_version.clone(),
+        capacity_provider_name: detail.capacity_provider_name.clone(),
+        container_instance_arn: detail.container_instance_arn.clone(),
+        health_status: detail.health_status.clone(),
+        event_id: event.id.clone(),
+        event_time,
+        expires_at: expiry(event_time, context.retention_days),
+        late_arrival: context.late_arrival,
+        truncated,
+    }
+}
+
+/// The part of an ARN after its last `/`: a task id from a task ARN, a cluster name from a cluster ARN.
+/// Short (legacy) task ARNs and bare ids come out right too.
+pub fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// `service:web` → `web`; tasks started outside a service have `family:…` groups and no service.
+pub fn service_name(group: &str) -> Option<&str> {
+    group
+        .strip_prefix("service:")
+        .filter(|name| !name.is_empty())
+}
+
+/// `arn:…:task-definition/web:7` → (`web`, 7).
+pub fn family_and_revision(task_definition_arn: &str) -> (Option<String>, Option<u32>) {
+    let name = last_segment(task_definition_arn);
+    match name.rsplit_once(':') {
+        Some((family, revision)) if !family.is_empty() => {
+            (Some(family.to_owned()), revision.parse().ok())
+        }
+        _ if !name.is_empty() => (Some(name.to_owned()), None),
+        _ => (None, None),
+    }
+}
+
+/// DynamoDB TTL time: the change's own time plus the retention, so history ages from when it happened.
+pub fn expiry(event_time: DateTime<Utc>, retention_days: u32) -> i64 {
+    (event_time + Duration::days(i64::from(retention_days))).timestamp()
+}
+
+/// Cuts `text` to at most `max_bytes` on a character boundary; says whether it cut.
+pub fn truncate_text(text: &str, max_bytes: usize) -> (&str, bool) {
+    if text.len() <= max_bytes {
+        return (text, false);
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}

@@ -1,0 +1,30 @@
+//! ecs-task-history: a complete, version-checked history of every Amazon ECS task, kept in DynamoDB.
+//!
+//! Data flows one way: payload → event → classification → enrichment → record → store.
+//! `event`, `enums`, `history` and `classify` are pure; `describe` and `store` are the ports;
+//! `ecs` and `dynamodb` the adapters; `pipeline` orchestrates; `lambda` is the function's boundary.
+
+/// Pure version logic: fresh, duplicate or stale.
+pub mod classify;
+/// Environment configuration read at cold start.
+pub mod config;
+/// Port: asking ECS about tasks.
+pub mod describe;
+/// Adapter: the DynamoDB history store.
+pub mod dynamodb;
+/// Adapter: ECS DescribeTasks.
+pub mod ecs;
+/// ECS enumerations with an `Unknown` fallback.
+pub mod enums;
+/// The `ECS Task State Change` event model and parser.
+pub mod event;
+/// The normalized history record and snapshot.
+pub mod history;
+/// The Lambda payload shapes and responses.
+pub mod lambda;
+/// The orchestration shared by every entry point.
+pub mod pipeline;
+/// Port: the history store.
+pub mod store;
+/// Logging set-up shared by the binaries.
+pub mod telemetry;
