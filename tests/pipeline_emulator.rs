@@ -1,0 +1,316 @@
+//! The pipeline through the real AWS SDK against the local emulator: every decision the version logic
+//! makes, checked in the table it leaves behind.
+
+mod common;
+
+use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness};
+use ecs_task_history::lambda::{handle, InvocationError};
+use serde_json::{json, Value};
+
+const FARGATE_RUNNING: &str = "fargate-web-v4-running.json";
+const FARGATE_PENDING: &str = "fargate-web-v2-pending.json";
+const FARGATE_STOPPED: &str = "fargate-web-v8-stopped.json";
+
+async fn invoke(harness: &Harness, payload: &Value) -> Result<Value, InvocationError> {
+    let raw = serde_json::value::RawValue::from_string(payload.to_string()).unwrap();
+    handle(&harness.pipeline, &raw).await
+}
+
+fn outcome(answer: &Result<Value, InvocationError>) -> &str {
+    answer
+        .as_ref()
+        .ok()
+        .and_then(|value| value["outcome"].as_str())
+        .unwrap_or("<error>")
+}
+
+fn expected_tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn fresh_event_is_enriched_with_tags_and_advances_the_snapshot() {
+    let harness = Harness::new().await;
+    let pairs = [("team", "payments"), ("env", "test")];
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &pairs).await;
+    let task = &tasks[0];
+
+    let answer = invoke(&harness, &task_event(FARGATE_RUNNING, task, &cluster, 4)).await;
+    assert_eq!(outcome(&answer), "fresh", "{answer:?}");
+    assert_eq!(harness.describer.calls(), 1);
+
+    let history = harness.history(task).await;
+    assert_eq!(history.len(), 1);
+    let (version, record) = &history[0];
+    assert_eq!(*version, 4);
+    assert_eq!(text(record, "lastStatus"), Some("RUNNING"));
+    assert_eq!(text(record, "taskArn"), Some(task.as_str()));
+    assert_eq!(text(record, "clusterArn"), Some(cluster.as_str()));
+    assert_eq!(text(record, "serviceName"), Some("web"));
+    assert_eq!(text(record, "launchType"), Some("FARGATE"));
+    assert_eq!(tags(record), Some(expected_tags(&pairs)));
+    assert_eq!(flag(record, "enriched"), Some(true));
+    assert_eq!(flag(record, "lateArrival"), Some(false));
+    assert!(text(record, "gsi1pk").is_some_and(|pk| pk.starts_with(&format!("CLUSTER#{cluster}#"))));
+    assert!(text(record, "gsi2pk").is_some_and(|pk| pk.contains("#web#")));
+
+    let snapshot = harness.snapshot(task).await.expect("snapshot written");
+    assert_eq!(number(&snapshot, "version"), 4);
+    assert_eq!(text(&snapshot, "lastStatus"), Some("RUNNING"));
+    assert_eq!(tags(&snapshot), Some(expected_tags(&pairs)));
+}
+
+#[tokio::test]
+async fn duplicate_event_makes_no_call_and_writes_nothing() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "a")]).await;
+    let task = &tasks[0];
+    let event = task_event(FARGATE_RUNNING, task, &cluster, 4);
+    assert_eq!(outcome(&invoke(&harness, &event).await), "fresh");
+    let before = harness.task_items(task).await;
+
+    let mut redelivered = event.clone();
+    redelivered["id"] = json!("another-delivery-of-the-same-change");
+    assert_eq!(outcome(&invoke(&harness, &redelivered).await), "duplicate");
+    assert_eq!(outcome(&invoke(&harness, &event).await), "duplicate");
+
+    assert_eq!(
+        harness.describer.calls(),
+        1,
+        "duplicates must not call DescribeTasks"
+    );
+    assert_eq!(
+        harness.task_items(task).await,
+        before,
+        "duplicates must not write"
+    );
+}
+
+#[tokio::test]
+async fn stale_event_fills_its_gap_without_moving_the_snapshot() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "late")]).await;
+    let task = &tasks[0];
+    assert_eq!(
+        outcome(&invoke(&harness, &task_event(FARGATE_RUNNING, task, &cluster, 4)).await),
+        "fresh"
+    );
+
+    let answer = invoke(&harness, &task_event(FARGATE_PENDING, task, &cluster, 2)).await;
+    assert_eq!(outcome(&answer), "gap_filled", "{answer:?}");
+    assert_eq!(
+        harness.describer.calls(),
+        1,
+        "a stale event must not call DescribeTasks"
+    );
+
+    let history = harness.history(task).await;
+    assert_eq!(
+        history.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    let late = &history[0].1;
+    assert_eq!(
+        text(late, "lastStatus"),
+        Some("PENDING"),
+        "state comes from the late event itself"
+    );
+    assert_eq!(flag(late, "lateArrival"), Some(true));
+    assert_eq!(flag(late, "enriched"), Some(false));
+    assert_eq!(text(late, "tagsSource"), Some("snapshot"));
+    assert_eq!(tags(late), Some(expected_tags(&[("team", "late")])));
+
+    let snapshot = harness.snapshot(task).await.unwrap();
+    assert_eq!(
+        number(&snapshot, "version"),
+        4,
+        "snapshot never moves backwards"
+    );
+    assert_eq!(text(&snapshot, "lastStatus"), Some("RUNNING"));
+
+    // The same late event again: already recorded, nothing changes.
+    let before = harness.task_items(task).await;
+    let answer = invoke(&harness, &task_event(FARGATE_PENDING, task, &cluster, 2)).await;
+    assert_eq!(outcome(&answer), "stale");
+    assert_eq!(harness.task_items(task).await, before);
+}
+
+#[tokio::test]
+async fn a_task_ecs_no_longer_knows_is_recorded_from_its_event_alone() {
+    let harness = Harness::new().await;
+    let (cluster, _) = run_tasks(&harness.ecs, 1, &[]).await;
+    let gone = format!(
+        "{}/0123456789abcdef0123456789abcdef",
+        cluster.replace(":cluster/", ":task/")
+    );
+
+    let answer = invoke(&harness, &task_event(FARGATE_STOPPED, &gone, &cluster, 8)).await;
+    assert_eq!(outcome(&answer), "fresh", "{answer:?}");
+    assert_eq!(harness.describer.calls(), 1);
+
+    let history = harness.history(&gone).await;
+    assert_eq!(history.len(), 1);
+    let record = &history[0].1;
+    assert_eq!(flag(record, "enriched"), Some(false));
+    assert_eq!(text(record, "tagsSource"), Some("none"));
+    assert!(
+        record.get("tags").is_none(),
+        "unknown tags are absent, not empty"
+    );
+    assert_eq!(text(record, "lastStatus"), Some("STOPPED"));
+    assert_eq!(text(record, "stopCode"), Some("ServiceSchedulerInitiated"));
+    assert_eq!(
+        number(&harness.snapshot(&gone).await.unwrap(), "version"),
+        8
+    );
+}
+
+#[tokio::test]
+async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redelivery() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
+    let task = &tasks[0];
+    // A cluster that does not exist makes DescribeTasks fail as a whole.
+    let bad_cluster = format!("{cluster}-does-not-exist");
+    let answer = invoke(
+        &harness,
+        &task_event(FARGATE_RUNNING, task, &bad_cluster, 4),
+    )
+    .await;
+    match &answer {
+        Err(err @ InvocationError::NotRecorded { version: 4, .. }) => assert!(err.retryable()),
+        other => panic!("expected a retryable failure, got {other:?}"),
+    }
+    assert!(
+        harness.task_items(task).await.is_empty(),
+        "nothing is written when enrichment fails"
+    );
+
+    let answer = invoke(&harness, &task_event(FARGATE_RUNNING, task, &cluster, 4)).await;
+    assert_eq!(outcome(&answer), "fresh");
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_only_the_bad_records_as_failures() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 2, &[("team", "batch")]).await;
+    let mut missing_version = task_event(FARGATE_RUNNING, &tasks[1], &cluster, 9);
+    missing_version["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("version");
+    let bodies = vec![
+        task_event(FARGATE_PENDING, &tasks[0], &cluster, 2).to_string(),
+        "{\"detail-type\": \"ECS Task State Change\", \"source\": \"aws.ecs\", \"detail\": {"
+            .to_owned(),
+        missing_version.to_string(),
+        common::fixture("container-instance-state-change.json").to_string(),
+        task_event(FARGATE_RUNNING, &tasks[0], &cluster, 4).to_string(),
+        task_event(FARGATE_RUNNING, &tasks[1], &cluster, 4).to_string(),
+    ];
+    let answer = invoke(&harness, &sqs_batch(&bodies))
+        .await
+        .expect("batch answered");
+    let failures: Vec<&str> = answer["batchItemFailures"]
+        .as_array()
+        .expect("batchItemFailures")
+        .iter()
+        .map(|failure| failure["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(failures, vec!["m1", "m2"]);
+
+    assert_eq!(
+        harness.describer.calls(),
+        1,
+        "one DescribeTasks for both tasks of the cluster"
+    );
+    assert_eq!(
+        harness
+            .describer
+            .tasks
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    let first: Vec<u64> = harness
+        .history(&tasks[0])
+        .await
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    assert_eq!(first, vec![2, 4]);
+    assert_eq!(
+        number(&harness.snapshot(&tasks[0]).await.unwrap(), "version"),
+        4
+    );
+    assert_eq!(
+        number(&harness.snapshot(&tasks[1]).await.unwrap(), "version"),
+        4
+    );
+}
+
+#[tokio::test]
+async fn an_empty_sqs_batch_succeeds_with_no_failures() {
+    let harness = Harness::new().await;
+    let answer = invoke(&harness, &json!({"Records": []})).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]));
+    assert_eq!(harness.describer.calls(), 0);
+}
+
+#[tokio::test]
+async fn direct_malformed_events_fail_the_invocation_permanently() {
+    let harness = Harness::new().await;
+    for name in [
+        "malformed-missing-version.json",
+        "malformed-missing-task-arn.json",
+    ] {
+        let answer = invoke(&harness, &common::fixture(name)).await;
+        match answer {
+            Err(err @ InvocationError::Rejected { .. }) => assert!(!err.retryable(), "{name}"),
+            other => panic!("{name}: expected a rejection, got {other:?}"),
+        }
+    }
+    let answer = invoke(
+        &harness,
+        &common::fixture("container-instance-state-change.json"),
+    )
+    .await;
+    assert_eq!(outcome(&answer), "skipped");
+    assert!(harness.scan().await.is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_invocations_racing_on_one_task_never_move_it_backwards() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "race")]).await;
+    let task = tasks[0].clone();
+
+    // Two invocations per round, one with v(n+1) and one with v(n), both loading the same snapshot.
+    for round in 0..6u64 {
+        let newer = task_event(FARGATE_RUNNING, &task, &cluster, 2 * round + 2);
+        let older = task_event(FARGATE_PENDING, &task, &cluster, 2 * round + 1);
+        let (first, second) = tokio::join!(invoke(&harness, &newer), invoke(&harness, &older));
+        let newer_outcome = first.expect("newer recorded")["outcome"].clone();
+        let older_outcome = second.expect("older recorded")["outcome"].clone();
+        assert_eq!(newer_outcome, json!("fresh"), "round {round}");
+        assert!(
+            older_outcome == json!("fresh") || older_outcome == json!("gap_filled"),
+            "round {round}: older event was {older_outcome}"
+        );
+        let snapshot = harness.snapshot(&task).await.unwrap();
+        assert_eq!(number(&snapshot, "version"), 2 * round + 2, "round {round}");
+    }
+    let versions: Vec<u64> = harness
+        .history(&task)
+        .await
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=12).collect::<Vec<_>>(),
+        "every version recorded exactly once"
+    );
+}
