@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::TaskField;
 use aws_sdk_ecs::Client;
 use tracing::warn;
@@ -26,22 +26,39 @@ impl TaskDescriber for EcsDescriber {
         cluster_arn: &str,
         task_arns: &[String],
     ) -> Result<Description, DescribeError> {
-        let output = self
+        let result = self
             .client
             .describe_tasks()
             .cluster(cluster_arn)
             .set_tasks(Some(task_arns.to_vec()))
             .include(TaskField::Tags)
             .send()
-            .await
-            .map_err(|err| DescribeError {
-                cluster: cluster_arn.to_owned(),
-                throttled: matches!(
-                    err.code(),
-                    Some("ThrottlingException" | "TooManyRequestsException")
-                ),
-                message: DisplayErrorContext(&err).to_string(),
-            })?;
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            // A deleted cluster's tasks are as gone as tasks ECS forgot: record them from their events.
+            Err(err) if err.code() == Some("ClusterNotFoundException") => {
+                warn!(
+                    cluster_arn,
+                    tasks = task_arns.len(),
+                    "cluster not found; recording its tasks from their events alone"
+                );
+                return Ok(Description {
+                    missing: task_arns.to_vec(),
+                    ..Description::default()
+                });
+            }
+            Err(err) => {
+                return Err(DescribeError {
+                    cluster: cluster_arn.to_owned(),
+                    throttled: matches!(
+                        err.code(),
+                        Some("ThrottlingException" | "TooManyRequestsException")
+                    ),
+                    message: concise(&err),
+                })
+            }
+        };
 
         // ECS answers with full ARNs; match on the task id too in case a caller asked by short form.
         let mut returned: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
@@ -81,5 +98,18 @@ impl TaskDescriber for EcsDescriber {
             }
         }
         Ok(description)
+    }
+}
+
+/// `Code: message` for service errors; the full chain for transport errors, which have no code.
+pub fn concise<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        _ => DisplayErrorContext(err).to_string(),
     }
 }

@@ -4,7 +4,10 @@
 mod common;
 
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness};
+use ecs_task_history::dynamodb::DynamoStore;
+use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::lambda::{handle, InvocationError};
+use ecs_task_history::pipeline::{Pipeline, Settings};
 use serde_json::{json, Value};
 
 const FARGATE_RUNNING: &str = "fargate-web-v4-running.json";
@@ -173,13 +176,21 @@ async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redeliv
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
     let task = &tasks[0];
-    // A cluster that does not exist makes DescribeTasks fail as a whole.
-    let bad_cluster = format!("{cluster}-does-not-exist");
-    let answer = invoke(
-        &harness,
-        &task_event(FARGATE_RUNNING, task, &bad_cluster, 4),
-    )
-    .await;
+    // ECS unreachable (nothing listens on port 1) while DynamoDB works: DescribeTasks fails as a whole.
+    let unreachable_ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&harness.config)
+            .endpoint_url("http://127.0.0.1:1")
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+            .build(),
+    );
+    let broken = Pipeline::new(
+        EcsDescriber::new(unreachable_ecs),
+        DynamoStore::new(harness.dynamodb.clone(), harness.table.clone()),
+        Settings::default(),
+    );
+    let event = task_event(FARGATE_RUNNING, task, &cluster, 4).to_string();
+    let raw = serde_json::value::RawValue::from_string(event).unwrap();
+    let answer = handle(&broken, &raw).await;
     match &answer {
         Err(err @ InvocationError::NotRecorded { version: 4, .. }) => assert!(err.retryable()),
         other => panic!("expected a retryable failure, got {other:?}"),
@@ -191,6 +202,20 @@ async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redeliv
 
     let answer = invoke(&harness, &task_event(FARGATE_RUNNING, task, &cluster, 4)).await;
     assert_eq!(outcome(&answer), "fresh");
+}
+
+#[tokio::test]
+async fn a_deleted_cluster_counts_as_missing_not_as_a_failure() {
+    let harness = Harness::new().await;
+    let cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/deleted-long-ago";
+    let task =
+        "arn:aws:ecs:us-east-1:123456789012:task/deleted-long-ago/0123456789abcdef0123456789abcdef";
+    let answer = invoke(&harness, &task_event(FARGATE_STOPPED, task, cluster, 8)).await;
+    assert_eq!(outcome(&answer), "fresh", "{answer:?}");
+    assert_eq!(
+        flag(&harness.history(task).await[0].1, "enriched"),
+        Some(false)
+    );
 }
 
 #[tokio::test]

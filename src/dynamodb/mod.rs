@@ -6,12 +6,13 @@ pub mod keys;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use tracing::warn;
 
+use crate::ecs::concise;
 use crate::history::{HistoryRecord, Snapshot};
 use crate::store::{Advance, Inserted, StoreError, TaskStore};
 use items::{history_item, snapshot_from_item, snapshot_item, Item};
@@ -199,5 +200,5 @@ where
                 | "RequestLimitExceeded"
         )
     );
-    store_error(operation, DisplayErrorContext(err).to_string(), throttled)
+    store_error(operation, concise(err), throttled)
 }

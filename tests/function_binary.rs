@@ -1,0 +1,180 @@
+//! End to end: the built `bootstrap` binary, run behind a local Lambda Runtime API, fed every sample
+//! in `events/`, checked in the emulator's table.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::runtime_api::{Reply, RuntimeApi};
+use common::{create_table, number, sdk_config, text};
+use serde_json::Value;
+
+struct Function {
+    api: RuntimeApi,
+    _child: tokio::process::Child,
+}
+
+async fn start_function(table: &str) -> Function {
+    let api = RuntimeApi::start().await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
+        .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", table)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start bootstrap");
+    Function { api, _child: child }
+}
+
+async fn invoke_file(function: &Function, name: &str) -> Reply {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let payload = std::fs::read_to_string(&path).expect("sample event");
+    tokio::time::timeout(Duration::from_secs(60), function.api.invoke(&payload))
+        .await
+        .unwrap_or_else(|_| panic!("{name}: no answer within 60 s"))
+}
+
+fn outcome(reply: &Reply) -> &str {
+    match reply {
+        Reply::Response(value) => value["outcome"].as_str().unwrap_or("<no outcome>"),
+        Reply::Error(_) => "<error>",
+    }
+}
+
+fn failures(reply: &Reply) -> Vec<String> {
+    match reply {
+        Reply::Response(value) => value["batchItemFailures"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Reply::Error(error) => panic!("SQS batch failed as a whole: {error}"),
+    }
+}
+
+/// The message ids of an SQS sample whose bodies are unreadable or lack a version.
+fn bad_message_ids(name: &str) -> Vec<String> {
+    let batch = common::fixture(name);
+    batch["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| {
+            let body: Option<Value> = record["body"]
+                .as_str()
+                .and_then(|b| serde_json::from_str(b).ok());
+            match body {
+                None => true,
+                Some(event) => {
+                    event["detail-type"] == "ECS Task State Change"
+                        && event["detail"].get("version").is_none()
+                }
+            }
+        })
+        .map(|record| record["messageId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_function_binary_records_every_sample_as_documented() {
+    let config = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = create_table(&dynamodb).await;
+    let function = start_function(&table).await;
+
+    // One task through its whole lifecycle, newest first for v8 to show reordering is harmless.
+    let lifecycle = [
+        ("fargate-web-v1-provisioning.json", "fresh"),
+        ("fargate-web-v2-pending.json", "fresh"),
+        ("fargate-web-v4-running.json", "fresh"),
+        ("fargate-web-v4-running-duplicate.json", "duplicate"),
+        ("fargate-web-v3-activating.json", "gap_filled"),
+        ("fargate-web-v8-stopped.json", "fresh"),
+        ("fargate-web-v5-deactivating.json", "gap_filled"),
+        ("fargate-web-v6-stopping.json", "gap_filled"),
+        ("fargate-web-v7-deprovisioning.json", "gap_filled"),
+        ("fargate-web-v8-stopped.json", "duplicate"),
+        ("fargate-batch-stopped-oom.json", "fresh"),
+        ("fargate-failed-to-start.json", "fresh"),
+        ("ec2-worker-running.json", "fresh"),
+        ("unknown-enum-values.json", "fresh"),
+        ("container-instance-state-change.json", "skipped"),
+    ];
+    for (name, expected) in lifecycle {
+        let reply = invoke_file(&function, name).await;
+        assert_eq!(outcome(&reply), expected, "{name}: {reply:?}");
+    }
+    for name in [
+        "malformed-missing-version.json",
+        "malformed-missing-task-arn.json",
+    ] {
+        match invoke_file(&function, name).await {
+            Reply::Error(error) => {
+                assert_eq!(error["errorType"], "NonRetryable", "{name}: {error}")
+            }
+            other => panic!("{name}: expected an invocation error, got {other:?}"),
+        }
+    }
+    for name in [
+        "sqs-batch.json",
+        "sqs-batch-out-of-order.json",
+        "sqs-batch-with-bad-records.json",
+    ] {
+        let reply = invoke_file(&function, name).await;
+        assert_eq!(failures(&reply), bad_message_ids(name), "{name}");
+    }
+    assert!(function.api.init_error().is_none());
+
+    // The lifecycle task: every version once, snapshot at the newest.
+    let web = common::fixture("fargate-web-v1-provisioning.json")["detail"]["taskArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let items = dynamodb
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TASK#{web}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let versions: Vec<u64> = items
+        .iter()
+        .filter(|item| text(item, "sk") != Some("SNAPSHOT"))
+        .map(|item| number(item, "version"))
+        .collect();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    let snapshot = items
+        .iter()
+        .find(|item| text(item, "sk") == Some("SNAPSHOT"))
+        .expect("snapshot");
+    assert_eq!(number(snapshot, "version"), 8);
+    assert_eq!(text(snapshot, "lastStatus"), Some("STOPPED"));
+    let stopped = items
+        .iter()
+        .find(|item| text(item, "sk") == Some("V#0000000008"))
+        .unwrap();
+    assert_eq!(text(stopped, "stopCode"), Some("ServiceSchedulerInitiated"));
+    assert!(text(stopped, "stoppedAt").is_some());
+}
