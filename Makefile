@@ -1,0 +1,72 @@
+# ecs-task-history: every step a developer or CI runs. Tools install into project-local venvs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+MOTO := $(VENV)/moto/.installed
+TOOLS := $(VENV)/tools/.installed
+SAM_VENV := $(VENV)/sam/.installed
+export PATH := $(CURDIR)/$(VENV)/tools/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv demo test test-unit test-integration lint fmt build build-x86 deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(MOTO):
+	$(PYTHON) -m venv $(VENV)/moto
+	$(VENV)/moto/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
+	touch $@
+
+$(TOOLS):
+	$(PYTHON) -m venv $(VENV)/tools
+	$(VENV)/tools/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
+	touch $@
+
+# aws-sam-cli pins boto3/botocore versions that moto disagrees with: it gets a venv of its own.
+$(SAM_VENV):
+	$(PYTHON) -m venv $(VENV)/sam
+	$(VENV)/sam/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.140,<2' 'cfn-lint>=1.30,<2'
+	touch $@
+
+venv: $(MOTO) $(TOOLS) $(SAM_VENV) ## Install the emulator, cargo-lambda, SAM CLI and cfn-lint into .venv/
+
+demo: $(MOTO) $(TOOLS) ## Run the function on sample events against a local AWS emulator and print the history
+	cargo build --bin bootstrap
+	bash scripts/demo.sh
+
+test: lint test-unit test-integration ## The whole test suite: lint, unit, emulator and end-to-end tests
+
+test-unit: ## Unit tests of the pure core (no emulator)
+	cargo test --lib
+
+test-integration: $(MOTO) ## Integration and end-to-end tests against moto (started by the tests on 127.0.0.1)
+	cargo test --test '*'
+
+lint: $(SAM_VENV) ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	$(VENV)/sam/bin/cfn-lint template.yaml
+	$(VENV)/sam/bin/sam validate --lint --template template.yaml
+
+fmt: ## Format the code
+	cargo fmt --all
+
+build: $(TOOLS) ## Release build for Lambda (arm64), into target/lambda-arm64/bootstrap/
+	cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
+	@ls -l target/lambda-arm64/bootstrap/bootstrap
+
+build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_64/bootstrap/
+	cargo lambda build --release --x86-64 --lambda-dir target/lambda-x86_64
+	@ls -l target/lambda-x86_64/bootstrap/bootstrap
+
+deploy: $(TOOLS) $(SAM_VENV) ## sam build + sam deploy --guided (needs AWS credentials)
+	$(VENV)/sam/bin/sam build --beta-features
+	$(VENV)/sam/bin/sam deploy --guided
+
+clean: ## Remove build output and venvs
+	cargo clean
+	rm -rf $(VENV) .aws-sam
