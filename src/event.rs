@@ -346,3 +346,258 @@ fn timestamp<'de, D: Deserializer<'de>>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every direct-invocation sample in `events/`, compiled in so the tests need no files at run time.
+    const TASK_SAMPLES: [(&str, &str); 13] = [
+        (
+            "v1",
+            include_str!("../events/fargate-web-v1-provisioning.json"),
+        ),
+        ("v2", include_str!("../events/fargate-web-v2-pending.json")),
+        (
+            "v3",
+            include_str!("../events/fargate-web-v3-activating.json"),
+        ),
+        ("v4", include_str!("../events/fargate-web-v4-running.json")),
+        (
+            "v4dup",
+            include_str!("../events/fargate-web-v4-running-duplicate.json"),
+        ),
+        (
+            "v5",
+            include_str!("../events/fargate-web-v5-deactivating.json"),
+        ),
+        ("v6", include_str!("../events/fargate-web-v6-stopping.json")),
+        (
+            "v7",
+            include_str!("../events/fargate-web-v7-deprovisioning.json"),
+        ),
+        ("v8", include_str!("../events/fargate-web-v8-stopped.json")),
+        (
+            "oom",
+            include_str!("../events/fargate-batch-stopped-oom.json"),
+        ),
+        (
+            "pull",
+            include_str!("../events/fargate-failed-to-start.json"),
+        ),
+        ("ec2", include_str!("../events/ec2-worker-running.json")),
+        ("future", include_str!("../events/unknown-enum-values.json")),
+    ];
+
+    fn task(json: &str) -> TaskEvent {
+        match parse_event(json) {
+            Ok(Parsed::Task(event)) => *event,
+            other => panic!("expected a task event, got {other:?}"),
+        }
+    }
+
+    fn sample(name: &str) -> TaskEvent {
+        let (_, json) = TASK_SAMPLES.iter().find(|(n, _)| *n == name).unwrap();
+        task(json)
+    }
+
+    #[test]
+    fn every_task_sample_parses_with_its_envelope() {
+        for (name, json) in TASK_SAMPLES {
+            let event = task(json);
+            assert_eq!(event.source, ECS_SOURCE, "{name}");
+            assert_eq!(event.detail_type, TASK_STATE_CHANGE, "{name}");
+            assert!(event.id.is_some(), "{name}");
+            assert!(event.time.is_some(), "{name}");
+            assert!(event.detail.task_arn.starts_with("arn:aws:ecs:"), "{name}");
+            assert!(event.detail.version >= 1, "{name}");
+            assert!(event.detail.updated_at.is_some(), "{name}");
+            assert!(!event.detail.containers.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_samples_walk_every_status_in_version_order() {
+        let statuses: Vec<(u64, TaskStatus)> = ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"]
+            .iter()
+            .map(|name| {
+                let event = sample(name);
+                (event.detail.version, event.detail.last_status.unwrap())
+            })
+            .collect();
+        use TaskStatus::*;
+        assert_eq!(
+            statuses,
+            vec![
+                (1, Provisioning),
+                (2, Pending),
+                (3, Activating),
+                (4, Running),
+                (5, Deactivating),
+                (6, Stopping),
+                (7, Deprovisioning),
+                (8, Stopped)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stopped_task_carries_its_stop_code_timestamps_and_exit_codes() {
+        let detail = sample("oom").detail;
+        assert_eq!(detail.stop_code, Some(StopCode::EssentialContainerExited));
+        assert_eq!(detail.launch_type, Some(LaunchType::Fargate));
+        assert!(detail.stopped_at.is_some() && detail.stopping_at.is_some());
+        assert!(detail.execution_stopped_at.is_some());
+        let job = &detail.containers[0];
+        assert_eq!(job.exit_code, Some(137));
+        assert_eq!(
+            job.reason.as_deref(),
+            Some("OutOfMemoryError: Container killed due to memory usage")
+        );
+        assert_eq!(job.last_status, Some(TaskStatus::Stopped));
+        assert_eq!(
+            detail.ephemeral_storage.and_then(|s| s.size_in_gib),
+            Some(20)
+        );
+        assert_eq!(detail.attachments[0].details.len(), 5);
+    }
+
+    #[test]
+    fn an_ec2_task_carries_its_instance_and_port_bindings() {
+        let detail = sample("ec2").detail;
+        assert_eq!(detail.launch_type, Some(LaunchType::Ec2));
+        assert!(detail.container_instance_arn.is_some());
+        assert_eq!(detail.health_status, Some(HealthStatus::Healthy));
+        let binding = &detail.containers[0].network_bindings[0];
+        assert!(
+            binding.bind_ip.is_some()
+                && binding.host_port.is_some()
+                && binding.container_port.is_some()
+        );
+    }
+
+    #[test]
+    fn a_task_that_failed_to_start_has_no_exit_code() {
+        let detail = sample("pull").detail;
+        assert_eq!(detail.stop_code, Some(StopCode::TaskFailedToStart));
+        assert!(detail
+            .stopped_reason
+            .unwrap()
+            .starts_with("CannotPullContainerError"));
+        assert!(detail.containers.iter().all(|c| c.exit_code.is_none()));
+    }
+
+    #[test]
+    fn unknown_values_and_fields_from_newer_aws_are_kept_not_fatal() {
+        let detail = sample("future").detail;
+        assert_eq!(
+            detail.last_status,
+            Some(TaskStatus::Unknown("HIBERNATING".into()))
+        );
+        assert_eq!(detail.connectivity, Some(Connectivity::Connected));
+        assert_eq!(detail.stop_code, None);
+    }
+
+    #[test]
+    fn other_detail_types_are_recognised_and_skipped() {
+        let parsed = parse_event(include_str!(
+            "../events/container-instance-state-change.json"
+        ))
+        .unwrap();
+        match parsed {
+            Parsed::Other {
+                source,
+                detail_type,
+            } => {
+                assert_eq!(source, "aws.ecs");
+                assert_eq!(detail_type, "ECS Container Instance State Change");
+            }
+            other => panic!("expected Other, got {other:?}"),
+        }
+        let scheduled = r#"{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}"#;
+        assert!(matches!(parse_event(scheduled), Ok(Parsed::Other { .. })));
+    }
+
+    #[test]
+    fn missing_version_or_task_arn_is_a_detail_error_naming_the_field() {
+        let err =
+            parse_event(include_str!("../events/malformed-missing-version.json")).unwrap_err();
+        assert!(matches!(err, ParseError::Detail(_)));
+        assert!(err.to_string().contains("version"), "{err}");
+        let err =
+            parse_event(include_str!("../events/malformed-missing-task-arn.json")).unwrap_err();
+        assert!(err.to_string().contains("taskArn"), "{err}");
+    }
+
+    fn with_detail(change: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../events/fargate-web-v4-running.json")).unwrap();
+        change(&mut event["detail"]);
+        event.to_string()
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_panics() {
+        for (what, json) in [
+            (
+                "negative version",
+                with_detail(|d| d["version"] = (-1).into()),
+            ),
+            ("string version", with_detail(|d| d["version"] = "4".into())),
+            (
+                "version past u64",
+                with_detail(|d| d["version"] = serde_json::json!(1e30)),
+            ),
+            ("empty arn", with_detail(|d| d["taskArn"] = "  ".into())),
+            (
+                "bad timestamp",
+                with_detail(|d| d["createdAt"] = "yesterday".into()),
+            ),
+            (
+                "containers not a list",
+                with_detail(|d| d["containers"] = "web".into()),
+            ),
+            ("not json", "{\"detail\": {".to_owned()),
+            ("not an object", "[1,2,3]".to_owned()),
+            ("empty", String::new()),
+        ] {
+            assert!(parse_event(&json).is_err(), "{what} should be rejected");
+        }
+        let too_big = with_detail(|d| d["version"] = (MAX_VERSION + 1).into());
+        assert!(matches!(
+            parse_event(&too_big),
+            Err(ParseError::VersionTooLarge(_))
+        ));
+        let largest = with_detail(|d| d["version"] = MAX_VERSION.into());
+        assert_eq!(task(&largest).detail.version, MAX_VERSION);
+    }
+
+    #[test]
+    fn nulls_numbers_and_epoch_seconds_are_tolerated() {
+        let json = with_detail(|d| {
+            d["containers"] = serde_json::Value::Null;
+            d["cpu"] = 256.into();
+            d["memory"] = serde_json::json!(0.5);
+            d["startedAt"] = serde_json::json!(1_763_608_447.25);
+            d["stopCode"] = serde_json::Value::Null;
+        });
+        let detail = task(&json).detail;
+        assert!(detail.containers.is_empty());
+        assert_eq!(detail.cpu.as_deref(), Some("256"));
+        assert_eq!(detail.memory.as_deref(), Some("0.5"));
+        assert_eq!(
+            detail.started_at.unwrap().timestamp_millis(),
+            1_763_608_447_250
+        );
+        assert_eq!(detail.stop_code, None);
+    }
+
+    #[test]
+    fn unicode_survives_parsing() {
+        let json = with_detail(|d| d["stoppedReason"] = "stopped by Zoë ☃ — 停止".into());
+        assert_eq!(
+            task(&json).detail.stopped_reason.as_deref(),
+            Some("stopped by Zoë ☃ — 停止")
+        );
+    }
+}

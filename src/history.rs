@@ -301,3 +301,150 @@ pub fn truncate_text(text: &str, max_bytes: usize) -> (&str, bool) {
     }
     (&text[..end], true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{parse_event, Parsed};
+
+    fn event(json: &str) -> TaskEvent {
+        match parse_event(json) {
+            Ok(Parsed::Task(event)) => *event,
+            other => panic!("expected a task event, got {other:?}"),
+        }
+    }
+
+    fn received() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn context(tags: Tags) -> RecordContext {
+        RecordContext {
+            tags,
+            late_arrival: false,
+            received_at: received(),
+            retention_days: 30,
+        }
+    }
+
+    fn described(pairs: &[(&str, &str)]) -> Tags {
+        Tags {
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            source: TagSource::DescribeTasks,
+            enriched: true,
+        }
+    }
+
+    #[test]
+    fn a_stopped_service_task_normalizes_every_contract_field() {
+        let source = event(include_str!("../events/fargate-web-v8-stopped.json"));
+        let record = normalize(&source, context(described(&[("team", "payments")])));
+        let detail = &source.detail;
+        assert_eq!(record.task_arn, detail.task_arn);
+        assert_eq!(record.task_id, "ec964d3d4496eba592913bcbacbb07b7");
+        assert_eq!(record.cluster_name, "demo");
+        assert_eq!(record.version, 8);
+        assert_eq!(record.last_status, Some(TaskStatus::Stopped));
+        assert_eq!(record.desired_status, Some(TaskStatus::Stopped));
+        assert_eq!(record.group.as_deref(), Some("service:web"));
+        assert_eq!(record.service_name.as_deref(), Some("web"));
+        assert_eq!(record.family.as_deref(), Some("web"));
+        assert_eq!(record.revision, Some(7));
+        assert_eq!(record.stop_code, Some(StopCode::ServiceSchedulerInitiated));
+        assert_eq!(record.stopped_at, detail.stopped_at);
+        assert_eq!(record.created_at, detail.created_at);
+        assert_eq!(record.event_time, detail.updated_at.unwrap());
+        assert_eq!(
+            record.expires_at,
+            (record.event_time + Duration::days(30)).timestamp()
+        );
+        assert_eq!(record.event_id, source.id);
+        assert_eq!(
+            record.tags.values.get("team").map(String::as_str),
+            Some("payments")
+        );
+        assert_eq!(record.containers.len(), detail.containers.len());
+        assert_eq!(record.containers[0].exit_code, Some(0));
+        assert!(!record.late_arrival && !record.truncated);
+
+        let snapshot = Snapshot::from_record(&record);
+        assert_eq!(snapshot.version, 8);
+        assert_eq!(snapshot.updated_at, record.event_time);
+        assert_eq!(snapshot.tags, record.tags.values);
+    }
+
+    #[test]
+    fn a_standalone_task_has_no_service() {
+        let record = normalize(
+            &event(include_str!("../events/fargate-batch-stopped-oom.json")),
+            context(Tags::none()),
+        );
+        assert_eq!(record.service_name, None);
+        assert!(record.group.unwrap().starts_with("family:"));
+        assert_eq!(record.containers[0].exit_code, Some(137));
+    }
+
+    #[test]
+    fn event_time_falls_back_to_envelope_time_then_receipt() {
+        let mut source = event(include_str!("../events/fargate-web-v4-running.json"));
+        source.detail.updated_at = None;
+        let record = normalize(&source, context(Tags::none()));
+        assert_eq!(record.event_time, source.time.unwrap());
+        source.time = None;
+        assert_eq!(
+            normalize(&source, context(Tags::none())).event_time,
+            received()
+        );
+    }
+
+    #[test]
+    fn long_reasons_and_runaway_lists_are_cut_and_marked() {
+        let mut source = event(include_str!("../events/fargate-web-v8-stopped.json"));
+        source.detail.stopped_reason = Some("é".repeat(MAX_TEXT_BYTES));
+        let container = source.detail.containers[0].clone();
+        source.detail.containers = vec![container; MAX_CONTAINERS + 5];
+        let record = normalize(&source, context(Tags::none()));
+        assert!(record.truncated);
+        assert!(record.stopped_reason.unwrap().len() <= MAX_TEXT_BYTES);
+        assert_eq!(record.containers.len(), MAX_CONTAINERS);
+    }
+
+    #[test]
+    fn arn_helpers_cover_long_short_and_odd_forms() {
+        assert_eq!(last_segment("arn:aws:ecs:us-east-1:1:task/demo/abc"), "abc");
+        assert_eq!(last_segment("arn:aws:ecs:us-east-1:1:task/abc"), "abc");
+        assert_eq!(last_segment("abc"), "abc");
+        assert_eq!(service_name("service:web"), Some("web"));
+        assert_eq!(service_name("service:"), None);
+        assert_eq!(service_name("family:job"), None);
+        assert_eq!(
+            family_and_revision("arn:aws:ecs:r:1:task-definition/web:7"),
+            (Some("web".into()), Some(7))
+        );
+        assert_eq!(family_and_revision("web"), (Some("web".into()), None));
+        assert_eq!(family_and_revision(""), (None, None));
+    }
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate_text("abc", 5), ("abc", false));
+        assert_eq!(truncate_text("ééé", 3), ("é", true));
+        assert_eq!(truncate_text("", 0), ("", false));
+    }
+
+    #[test]
+    fn tag_sources_round_trip() {
+        for source in [
+            TagSource::DescribeTasks,
+            TagSource::Snapshot,
+            TagSource::None,
+        ] {
+            assert_eq!(TagSource::parse(source.as_str()), source);
+        }
+    }
+}

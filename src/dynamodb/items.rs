@@ -294,3 +294,107 @@ pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
         expires_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{parse_event, Parsed};
+    use crate::history::{normalize, RecordContext, Tags};
+
+    fn record(json: &str, tags: Tags) -> HistoryRecord {
+        let Ok(Parsed::Task(event)) = parse_event(json) else {
+            panic!("sample does not parse")
+        };
+        normalize(
+            &event,
+            RecordContext {
+                tags,
+                late_arrival: false,
+                received_at: Utc::now(),
+                retention_days: 90,
+            },
+        )
+    }
+
+    #[test]
+    fn a_history_item_has_its_keys_and_no_empty_attributes() {
+        let record = record(
+            include_str!("../../events/fargate-web-v2-pending.json"),
+            Tags::none(),
+        );
+        let item = history_item(&record);
+        assert_eq!(
+            text(&item, "pk"),
+            Some(format!("TASK#{}", record.task_arn).as_str())
+        );
+        assert_eq!(text(&item, "sk"), Some("V#0000000002"));
+        assert!(text(&item, "gsi1pk")
+            .unwrap()
+            .starts_with("CLUSTER#arn:aws:ecs:us-east-1:123456789012:cluster/demo#"));
+        assert!(text(&item, "gsi2pk")
+            .unwrap()
+            .starts_with("SERVICE#arn:aws:ecs:us-east-1:123456789012:cluster/demo#web#"));
+        assert_eq!(text(&item, "gsi1sk"), text(&item, "gsi2sk"));
+        assert!(
+            item.get("startedAt").is_none(),
+            "a pending task has not started"
+        );
+        assert!(item.get("stopCode").is_none());
+        assert!(item.get("tags").is_none(), "unknown tags are absent");
+        assert!(item.get("truncated").is_none());
+        for (name, value) in &item {
+            if let AttributeValue::S(text) = value {
+                assert!(!text.is_empty(), "{name} is an empty string");
+            }
+        }
+    }
+
+    #[test]
+    fn a_standalone_task_is_not_in_the_service_index() {
+        let item = history_item(&record(
+            include_str!("../../events/fargate-batch-stopped-oom.json"),
+            Tags::none(),
+        ));
+        assert!(item.get("gsi2pk").is_none() && item.get("gsi2sk").is_none());
+        assert_eq!(text(&item, "stopCode"), Some("EssentialContainerExited"));
+        let Some(AttributeValue::L(containers)) = item.get("containers") else {
+            panic!("containers missing")
+        };
+        let Some(AttributeValue::M(job)) = containers.first() else {
+            panic!("container is not a map")
+        };
+        assert_eq!(job.get("exitCode"), Some(&AttributeValue::N("137".into())));
+    }
+
+    #[test]
+    fn snapshots_round_trip_through_their_item() {
+        let tags = Tags {
+            values: [("team".to_owned(), "a".to_owned())].into(),
+            source: TagSource::DescribeTasks,
+            enriched: true,
+        };
+        let record = record(
+            include_str!("../../events/fargate-web-v8-stopped.json"),
+            tags,
+        );
+        let snapshot = Snapshot::from_record(&record);
+        let item = snapshot_item(&snapshot);
+        assert_eq!(text(&item, "sk"), Some(SNAPSHOT_SK));
+        let mut read = snapshot_from_item(&item).unwrap();
+        // Items keep milliseconds; compare at that precision.
+        read.updated_at = snapshot.updated_at;
+        assert_eq!(read, snapshot);
+    }
+
+    #[test]
+    fn an_unreadable_snapshot_item_is_an_error_not_a_panic() {
+        let mut item = Item::new();
+        item.insert("pk".into(), AttributeValue::S("TASK#x".into()));
+        item.insert("taskArn".into(), AttributeValue::S("x".into()));
+        assert!(snapshot_from_item(&item).is_err());
+        item.insert("version".into(), AttributeValue::N("-3".into()));
+        assert!(snapshot_from_item(&item).is_err());
+        item.insert("version".into(), AttributeValue::N("3".into()));
+        assert_eq!(snapshot_from_item(&item).unwrap().version, 3);
+    }
+}
