@@ -336,12 +336,12 @@ mod tests {
             .starts_with("SERVICE#arn:aws:ecs:us-east-1:123456789012:cluster/demo#web#"));
         assert_eq!(text(&item, "gsi1sk"), text(&item, "gsi2sk"));
         assert!(
-            item.get("startedAt").is_none(),
+            !item.contains_key("startedAt"),
             "a pending task has not started"
         );
-        assert!(item.get("stopCode").is_none());
-        assert!(item.get("tags").is_none(), "unknown tags are absent");
-        assert!(item.get("truncated").is_none());
+        assert!(!item.contains_key("stopCode"));
+        assert!(!item.contains_key("tags"), "unknown tags are absent");
+        assert!(!item.contains_key("truncated"));
         for (name, value) in &item {
             if let AttributeValue::S(text) = value {
                 assert!(!text.is_empty(), "{name} is an empty string");
@@ -355,7 +355,7 @@ mod tests {
             include_str!("../../events/fargate-batch-stopped-oom.json"),
             Tags::none(),
         ));
-        assert!(item.get("gsi2pk").is_none() && item.get("gsi2sk").is_none());
+        assert!(!item.contains_key("gsi2pk") && !item.contains_key("gsi2sk"));
         assert_eq!(text(&item, "stopCode"), Some("EssentialContainerExited"));
         let Some(AttributeValue::L(containers)) = item.get("containers") else {
             panic!("containers missing")
