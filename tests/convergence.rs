@@ -126,8 +126,19 @@ async fn shuffled_duplicated_batches_converge_to_in_order_delivery() {
     for i in (1..stream.len()).rev() {
         stream.swap(i, rng.below(i + 1));
     }
+    let delivered = stream.len();
     let invocations = deliver(&shuffled, stream, 10).await;
     assert!(invocations >= 44);
+    println!(
+        "shuffled: {delivered} events in {invocations} invocations, AWS requests {:?} = {:.2}/event",
+        shuffled.requests.snapshot(),
+        shuffled.requests.total() as f64 / delivered as f64
+    );
+    println!(
+        "in order: {total} events, AWS requests {:?} = {:.2}/event",
+        in_order.requests.snapshot(),
+        in_order.requests.total() as f64 / total as f64
+    );
 
     let expected = table_state(&in_order).await;
     let actual = table_state(&shuffled).await;

@@ -339,3 +339,35 @@ async fn concurrent_invocations_racing_on_one_task_never_move_it_backwards() {
         "every version recorded exactly once"
     );
 }
+
+#[tokio::test]
+async fn a_batch_costs_one_read_one_describe_and_two_writes_per_new_task() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 10, &[("team", "cost")]).await;
+    let bodies: Vec<String> = tasks
+        .iter()
+        .map(|task| task_event(FARGATE_PENDING, task, &cluster, 2).to_string())
+        .collect();
+    invoke(&harness, &sqs_batch(&bodies))
+        .await
+        .expect("batch answered");
+    let counts = harness.requests.snapshot();
+    assert_eq!(counts.get("BatchGetItem"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("DescribeTasks"), Some(&1), "{counts:?}");
+    assert_eq!(
+        counts.get("PutItem"),
+        Some(&20),
+        "history + snapshot per task: {counts:?}"
+    );
+    assert_eq!(harness.requests.total(), 22);
+
+    // The same batch again: every event is a duplicate, known from the one snapshot read.
+    harness.requests.reset();
+    invoke(&harness, &sqs_batch(&bodies))
+        .await
+        .expect("batch answered");
+    assert_eq!(
+        harness.requests.snapshot(),
+        [("BatchGetItem".to_owned(), 1)].into()
+    );
+}

@@ -127,6 +127,56 @@ impl TaskDescriber for CountingDescriber {
     }
 }
 
+/// Counts every HTTP attempt an SDK client makes, by operation (from the JSON protocol's target
+/// header), so tests can state exactly how many AWS requests an outcome costs.
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter(Arc<std::sync::Mutex<BTreeMap<String, usize>>>);
+
+impl RequestCounter {
+    pub fn get(&self, operation: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .get(operation)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.lock().unwrap().values().sum()
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, usize> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
 /// Everything a pipeline test needs, pointed at a fresh table.
 pub struct Harness {
     pub config: SdkConfig,
@@ -135,6 +185,8 @@ pub struct Harness {
     pub table: String,
     pub describer: CountingDescriber,
     pub pipeline: Pipeline<CountingDescriber, DynamoStore>,
+    /// Requests the pipeline's own clients made (not the test's set-up and checks).
+    pub requests: RequestCounter,
 }
 
 impl Harness {
@@ -143,10 +195,21 @@ impl Harness {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let ecs = aws_sdk_ecs::Client::new(&config);
         let table = create_table(&dynamodb).await;
-        let describer = CountingDescriber::new(EcsDescriber::new(ecs.clone()));
+        let requests = RequestCounter::default();
+        let counted_ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let counted_dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .interceptor(requests.clone())
+                .build(),
+        );
+        let describer = CountingDescriber::new(EcsDescriber::new(counted_ecs));
         let pipeline = Pipeline::new(
             describer.clone(),
-            DynamoStore::new(dynamodb.clone(), table.clone()),
+            DynamoStore::new(counted_dynamodb, table.clone()),
             Settings::default(),
         );
         Self {
@@ -156,6 +219,7 @@ impl Harness {
             table,
             describer,
             pipeline,
+            requests,
         }
     }
 
