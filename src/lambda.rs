@@ -33,6 +33,10 @@ pub enum InvocationError {
     /// The SQS envelope itself is unreadable, so no record can be reported on its own.
     #[error("malformed SQS batch: {0}")]
     MalformedBatch(serde_json::Error),
+    /// The batch response could not be encoded; failing the invocation makes SQS retry the batch
+    /// rather than read an empty failure list as "all done".
+    #[error("could not encode the batch response: {0}")]
+    Encode(serde_json::Error),
     /// Some records failed but carry no messageId to report them by: fail the whole batch instead.
     #[error("{0} failed SQS records have no messageId; failing the whole batch so none is lost")]
     UnreportableFailures(usize),
@@ -111,7 +115,7 @@ pub async fn handle<D: TaskDescriber, S: TaskStore>(
             InvocationError::MalformedBatch(err)
         })?;
         let response = handle_sqs(pipeline, batch).await?;
-        Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({ "batchItemFailures": [] })))
+        serde_json::to_value(response).map_err(InvocationError::Encode)
     } else {
         handle_event(pipeline, payload.get()).await
     }
