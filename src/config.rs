@@ -1,5 +1,6 @@
 //! Runtime configuration from environment variables, read once at cold start.
 
+use crate::enrich::EnrichMode;
 use crate::pipeline::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,12 @@ pub struct Config {
     pub task_concurrency: usize,
     /// `AWS_MAX_ATTEMPTS` (default 5): SDK attempts per AWS call, with standard jittered backoff.
     pub max_attempts: u32,
+    /// `ENRICH` (default `new-tasks`): `always`, `new-tasks` or `never`.
+    pub enrich: EnrichMode,
+    /// `DESCRIBE_TASKS_PER_SECOND` (default 5; 0 = unlimited): this instance's DescribeTasks rate.
+    pub describe_tasks_per_second: f64,
+    /// `DESCRIBE_TASKS_BURST` (default 10): calls allowed at once before the rate applies.
+    pub describe_tasks_burst: u32,
 }
 
 impl Config {
@@ -40,6 +47,21 @@ impl Config {
             retention_days: number(&lookup, "RETENTION_DAYS", 90, 1..=36_500)?,
             task_concurrency: number(&lookup, "TASK_CONCURRENCY", 16, 1..=256)?,
             max_attempts: number(&lookup, "AWS_MAX_ATTEMPTS", 5, 1..=20)?,
+            enrich: match lookup("ENRICH") {
+                None => EnrichMode::default(),
+                Some(value) => EnrichMode::parse(&value).ok_or(ConfigError::Invalid {
+                    name: "ENRICH",
+                    value,
+                    expected: "always, new-tasks or never",
+                })?,
+            },
+            describe_tasks_per_second: number(
+                &lookup,
+                "DESCRIBE_TASKS_PER_SECOND",
+                5.0,
+                0.0..=1000.0,
+            )?,
+            describe_tasks_burst: number(&lookup, "DESCRIBE_TASKS_BURST", 10, 1..=1000)?,
         })
     }
 
@@ -47,6 +69,7 @@ impl Config {
         Settings {
             retention_days: self.retention_days,
             task_concurrency: self.task_concurrency,
+            enrich: self.enrich,
         }
     }
 }
@@ -68,7 +91,7 @@ where
         _ => Err(ConfigError::Invalid {
             name,
             value,
-            expected: "a whole number in the allowed range (see README, Configuration)",
+            expected: "a number in the allowed range (see README, Configuration)",
         }),
     }
 }
@@ -105,6 +128,32 @@ mod tests {
         assert_eq!(config.retention_days, 90);
         assert_eq!(config.task_concurrency, 16);
         assert_eq!(config.max_attempts, 5);
+        assert_eq!(config.enrich, EnrichMode::NewTasks);
+        assert_eq!(config.describe_tasks_per_second, 5.0);
+        assert_eq!(config.describe_tasks_burst, 10);
+    }
+
+    #[test]
+    fn enrich_mode_and_rate_are_read_and_checked() {
+        let config = config(&[
+            ("TABLE_NAME", "h"),
+            ("ENRICH", "always"),
+            ("DESCRIBE_TASKS_PER_SECOND", "0.5"),
+        ])
+        .unwrap();
+        assert_eq!(config.enrich, EnrichMode::Always);
+        assert_eq!(config.describe_tasks_per_second, 0.5);
+        assert!(matches!(
+            super::tests::config(&[("TABLE_NAME", "h"), ("ENRICH", "often")]),
+            Err(ConfigError::Invalid { name: "ENRICH", .. })
+        ));
+        assert!(matches!(
+            super::tests::config(&[("TABLE_NAME", "h"), ("DESCRIBE_TASKS_PER_SECOND", "-1")]),
+            Err(ConfigError::Invalid {
+                name: "DESCRIBE_TASKS_PER_SECOND",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -5,18 +5,29 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::TaskField;
 use aws_sdk_ecs::Client;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::describe::{DescribeError, Description, TaskDescriber};
 use crate::history::last_segment;
+use crate::rate_limit::RateLimiter;
 
 pub struct EcsDescriber {
     client: Client,
+    limiter: Option<RateLimiter>,
 }
 
 impl EcsDescriber {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            limiter: None,
+        }
+    }
+
+    /// Paces calls through a token bucket (see [`RateLimiter`]).
+    pub fn with_rate_limit(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 }
 
@@ -26,6 +37,16 @@ impl TaskDescriber for EcsDescriber {
         cluster_arn: &str,
         task_arns: &[String],
     ) -> Result<Description, DescribeError> {
+        if let Some(limiter) = &self.limiter {
+            let waited = limiter.acquire().await;
+            if !waited.is_zero() {
+                debug!(
+                    cluster_arn,
+                    waited_ms = waited.as_millis() as u64,
+                    "DescribeTasks paced by the rate limit"
+                );
+            }
+        }
         let result = self
             .client
             .describe_tasks()

@@ -133,14 +133,16 @@ pub struct Snapshot {
     pub cluster_arn: String,
     pub task_definition_arn: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// DescribeTasks has answered for this task at least once, so `tags` are its real tags.
+    pub tags_known: bool,
     pub stop_code: Option<StopCode>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: i64,
 }
 
 impl Snapshot {
-    /// The snapshot a record advances its task to.
-    pub fn from_record(record: &HistoryRecord) -> Self {
+    /// The snapshot a record advances its task to; `tags_known` carries over from the previous one.
+    pub fn from_record(record: &HistoryRecord, previous: Option<&Snapshot>) -> Self {
         Self {
             task_arn: record.task_arn.clone(),
             version: record.version,
@@ -149,6 +151,8 @@ impl Snapshot {
             cluster_arn: record.cluster_arn.clone(),
             task_definition_arn: record.task_definition_arn.clone(),
             tags: record.tags.values.clone(),
+            tags_known: record.tags.enriched
+                || previous.is_some_and(|snapshot| snapshot.tags_known),
             stop_code: record.stop_code.clone(),
             updated_at: record.event_time,
             expires_at: record.expires_at,
@@ -372,8 +376,15 @@ mod tests {
         assert_eq!(record.containers[0].exit_code, Some(0));
         assert!(!record.late_arrival && !record.truncated);
 
-        let snapshot = Snapshot::from_record(&record);
+        let snapshot = Snapshot::from_record(&record, None);
         assert_eq!(snapshot.version, 8);
+        assert!(snapshot.tags_known, "described tags are known");
+        let unknown = normalize(&source, context(Tags::none()));
+        assert!(!Snapshot::from_record(&unknown, None).tags_known);
+        assert!(
+            Snapshot::from_record(&unknown, Some(&snapshot)).tags_known,
+            "once known, stays known"
+        );
         assert_eq!(snapshot.updated_at, record.event_time);
         assert_eq!(snapshot.tags, record.tags.values);
     }

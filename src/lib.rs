@@ -14,6 +14,8 @@ pub mod describe;
 pub mod dynamodb;
 /// Adapter: ECS DescribeTasks.
 pub mod ecs;
+/// Pure policy: which fresh events are worth a DescribeTasks call.
+pub mod enrich;
 /// ECS enumerations with an `Unknown` fallback.
 pub mod enums;
 /// The `ECS Task State Change` event model and parser.
@@ -24,6 +26,8 @@ pub mod history;
 pub mod lambda;
 /// The orchestration shared by every entry point.
 pub mod pipeline;
+/// A token bucket keeping DescribeTasks within a share of the account budget.
+pub mod rate_limit;
 /// Port: the history store.
 pub mod store;
 /// Logging set-up shared by the binaries.

@@ -8,6 +8,7 @@ use tracing::{info, warn};
 
 use crate::classify::{classify_batch, Class, TaskEvents};
 use crate::describe::{TaskDescriber, MAX_TASKS_PER_CALL};
+use crate::enrich::{should_describe, EnrichMode};
 use crate::event::TaskEvent;
 use crate::history::{normalize, RecordContext, Snapshot, TagSource, Tags};
 use crate::store::{Advance, Inserted, TaskStore};
@@ -47,6 +48,8 @@ pub struct Settings {
     pub retention_days: u32,
     /// Tasks written concurrently within one batch.
     pub task_concurrency: usize,
+    /// Which fresh events are described (tags).
+    pub enrich: EnrichMode,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
         Self {
             retention_days: 90,
             task_concurrency: 16,
+            enrich: EnrichMode::default(),
         }
     }
 }
@@ -115,7 +119,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 .map(|(index, e)| (index, e.detail.task_arn.as_str(), e.detail.version)),
             |task_arn| snapshots.get(task_arn).map(|snapshot| snapshot.version),
         );
-        let enrichment = self.enrich(events, &plan).await;
+        let enrichment = self.enrich(events, &plan, &snapshots).await;
 
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
         let results: Vec<Vec<(usize, Outcome)>> = stream::iter(plan.iter())
@@ -140,16 +144,22 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             .collect()
     }
 
-    /// One DescribeTasks call per cluster per up-to-100 tasks, for tasks with fresh events only.
+    /// One DescribeTasks call per cluster per up-to-100 tasks, for tasks with fresh events that the
+    /// enrichment mode says are worth describing; the others keep their snapshot's tags.
     async fn enrich(
         &self,
         events: &[TaskEvent],
         plan: &[TaskEvents<'_>],
+        snapshots: &HashMap<String, Snapshot>,
     ) -> HashMap<String, Enrichment> {
         let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for task in plan {
             if let Some(newest) = task.newest_fresh() {
                 let detail = &events[newest.index].detail;
+                let snapshot = snapshots.get(task.task_arn);
+                if !should_describe(self.settings.enrich, snapshot, detail.last_status.as_ref()) {
+                    continue;
+                }
                 by_cluster
                     .entry(detail.cluster_arn.as_str())
                     .or_default()
@@ -192,14 +202,15 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         enrichment: Option<&Enrichment>,
         received_at: DateTime<Utc>,
     ) -> Vec<(usize, Outcome)> {
-        let snapshot_tags = || Tags {
-            values: snapshot.map(|s| s.tags.clone()).unwrap_or_default(),
-            source: if snapshot.is_some() {
-                TagSource::Snapshot
-            } else {
-                TagSource::None
+        // Tags carried from the snapshot, but only ones DescribeTasks once reported: an empty map
+        // that was never described means "unknown", not "no tags".
+        let snapshot_tags = || match snapshot.filter(|s| s.tags_known) {
+            Some(known) => Tags {
+                values: known.tags.clone(),
+                source: TagSource::Snapshot,
+                enriched: false,
             },
-            enriched: false,
+            None => Tags::none(),
         };
         let context = |tags: Tags, late_arrival: bool| RecordContext {
             tags,
@@ -271,7 +282,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         if let Some(record) = newest_record {
             let advance = self
                 .store
-                .advance_snapshot(&Snapshot::from_record(&record))
+                .advance_snapshot(&Snapshot::from_record(&record, snapshot))
                 .await;
             for (index, inserted, enriched) in stored_fresh {
                 let outcome = match (&advance, inserted) {

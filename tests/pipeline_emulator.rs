@@ -6,6 +6,7 @@ mod common;
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness};
 use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
+use ecs_task_history::enrich::EnrichMode;
 use ecs_task_history::lambda::{handle, InvocationError};
 use ecs_task_history::pipeline::{Pipeline, Settings};
 use serde_json::{json, Value};
@@ -370,4 +371,63 @@ async fn a_batch_costs_one_read_one_describe_and_two_writes_per_new_task() {
         harness.requests.snapshot(),
         [("BatchGetItem".to_owned(), 1)].into()
     );
+}
+
+/// Feeds one task's whole lifecycle, one version per invocation, and counts DescribeTasks calls.
+async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<Option<bool>>) {
+    let harness = Harness::with_settings(Settings {
+        enrich,
+        ..Settings::default()
+    })
+    .await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "modes")]).await;
+    let task = &tasks[0];
+    let lifecycle = [
+        "fargate-web-v1-provisioning.json",
+        "fargate-web-v2-pending.json",
+        "fargate-web-v3-activating.json",
+        "fargate-web-v4-running.json",
+        "fargate-web-v5-deactivating.json",
+        "fargate-web-v6-stopping.json",
+        "fargate-web-v7-deprovisioning.json",
+        FARGATE_STOPPED,
+    ];
+    for (n, fixture) in lifecycle.iter().enumerate() {
+        let answer = invoke(&harness, &task_event(fixture, task, &cluster, n as u64 + 1)).await;
+        assert_eq!(outcome(&answer), "fresh", "{enrich:?} v{}", n + 1);
+    }
+    let history = harness.history(task).await;
+    // Every version carries the task's tags (described, or carried from the snapshot), unless never.
+    let expected = (enrich != EnrichMode::Never).then(|| expected_tags(&[("team", "modes")]));
+    for (version, record) in &history {
+        assert_eq!(tags(record), expected, "{enrich:?} v{version}");
+    }
+    (
+        harness.describer.calls(),
+        history
+            .iter()
+            .map(|(_, record)| flag(record, "enriched"))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn new_tasks_mode_describes_a_task_once_then_again_when_it_stops() {
+    let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::NewTasks).await;
+    assert_eq!(calls, 2, "first sight and the STOPPED transition");
+    let mut expected = vec![Some(false); 8];
+    expected[0] = Some(true);
+    expected[7] = Some(true);
+    assert_eq!(enriched, expected);
+}
+
+#[tokio::test]
+async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
+    let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::Always).await;
+    assert_eq!(calls, 8);
+    assert!(enriched.iter().all(|flag| *flag == Some(true)));
+
+    let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::Never).await;
+    assert_eq!(calls, 0);
+    assert!(enriched.iter().all(|flag| *flag == Some(false)));
 }

@@ -11,6 +11,7 @@ use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::lambda::handle;
 use ecs_task_history::pipeline::Pipeline;
+use ecs_task_history::rate_limit::RateLimiter;
 use ecs_task_history::telemetry::init_json_logs;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
@@ -33,7 +34,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .load()
         .await;
     let pipeline = Pipeline::new(
-        EcsDescriber::new(aws_sdk_ecs::Client::new(&sdk)),
+        EcsDescriber::new(aws_sdk_ecs::Client::new(&sdk)).with_rate_limit(RateLimiter::new(
+            config.describe_tasks_per_second,
+            config.describe_tasks_burst,
+        )),
         DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             config.table_name.clone(),

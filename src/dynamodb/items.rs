@@ -229,6 +229,7 @@ pub fn snapshot_item(snapshot: &Snapshot) -> Item {
             snapshot.stop_code.as_ref().map(StopCode::as_str),
         )
         .value("tags", tag_map(&snapshot.tags))
+        .bool("tagsKnown", snapshot.tags_known)
         .s("updatedAt", iso_time(snapshot.updated_at))
         .n("expiresAt", snapshot.expires_at);
     item.build()
@@ -289,6 +290,7 @@ pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
         cluster_arn: text(item, "clusterArn").unwrap_or_default().to_owned(),
         task_definition_arn: text(item, "taskDefinitionArn").map(str::to_owned),
         tags,
+        tags_known: matches!(item.get("tagsKnown"), Some(AttributeValue::Bool(true))),
         stop_code: text(item, "stopCode").map(StopCode::from),
         updated_at,
         expires_at,
@@ -377,7 +379,7 @@ mod tests {
             include_str!("../../events/fargate-web-v8-stopped.json"),
             tags,
         );
-        let snapshot = Snapshot::from_record(&record);
+        let snapshot = Snapshot::from_record(&record, None);
         let item = snapshot_item(&snapshot);
         assert_eq!(text(&item, "sk"), Some(SNAPSHOT_SK));
         let mut read = snapshot_from_item(&item).unwrap();

@@ -191,6 +191,10 @@ pub struct Harness {
 
 impl Harness {
     pub async fn new() -> Self {
+        Self::with_settings(Settings::default()).await
+    }
+
+    pub async fn with_settings(settings: Settings) -> Self {
         let config = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let ecs = aws_sdk_ecs::Client::new(&config);
@@ -210,7 +214,7 @@ impl Harness {
         let pipeline = Pipeline::new(
             describer.clone(),
             DynamoStore::new(counted_dynamodb, table.clone()),
-            Settings::default(),
+            settings,
         );
         Self {
             config,
