@@ -5,20 +5,10 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{run_tasks, sqs_batch, task_event, Harness, Item};
+use common::{run_tasks, sqs_batch, task_event, Harness, Item, LIFECYCLE};
 use ecs_task_history::lambda::handle;
 use serde_json::Value;
 
-const LIFECYCLE: [&str; 8] = [
-    "fargate-web-v1-provisioning.json",
-    "fargate-web-v2-pending.json",
-    "fargate-web-v3-activating.json",
-    "fargate-web-v4-running.json",
-    "fargate-web-v5-deactivating.json",
-    "fargate-web-v6-stopping.json",
-    "fargate-web-v7-deprovisioning.json",
-    "fargate-web-v8-stopped.json",
-];
 /// Attributes that say *how* an event arrived, which legitimately differs between the two orders.
 const DELIVERY_ATTRIBUTES: [&str; 4] = ["lateArrival", "enriched", "tagsSource", "eventId"];
 

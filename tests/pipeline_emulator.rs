@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness};
+use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness, LIFECYCLE};
 use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::enrich::EnrichMode;
@@ -382,17 +382,7 @@ async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<Opti
     .await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "modes")]).await;
     let task = &tasks[0];
-    let lifecycle = [
-        "fargate-web-v1-provisioning.json",
-        "fargate-web-v2-pending.json",
-        "fargate-web-v3-activating.json",
-        "fargate-web-v4-running.json",
-        "fargate-web-v5-deactivating.json",
-        "fargate-web-v6-stopping.json",
-        "fargate-web-v7-deprovisioning.json",
-        FARGATE_STOPPED,
-    ];
-    for (n, fixture) in lifecycle.iter().enumerate() {
+    for (n, fixture) in LIFECYCLE.iter().enumerate() {
         let answer = invoke(&harness, &task_event(fixture, task, &cluster, n as u64 + 1)).await;
         assert_eq!(outcome(&answer), "fresh", "{enrich:?} v{}", n + 1);
     }

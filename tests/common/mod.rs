@@ -309,6 +309,18 @@ pub fn tags(item: &Item) -> Option<BTreeMap<String, String>> {
     )
 }
 
+/// The sample task's whole lifecycle in `events/`, version 1 to 8.
+pub const LIFECYCLE: [&str; 8] = [
+    "fargate-web-v1-provisioning.json",
+    "fargate-web-v2-pending.json",
+    "fargate-web-v3-activating.json",
+    "fargate-web-v4-running.json",
+    "fargate-web-v5-deactivating.json",
+    "fargate-web-v6-stopping.json",
+    "fargate-web-v7-deprovisioning.json",
+    "fargate-web-v8-stopped.json",
+];
+
 /// A sample from `events/`, as JSON.
 pub fn fixture(name: &str) -> Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
