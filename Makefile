@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv demo test test-unit test-integration lint fmt build build-x86 deploy clean
+.PHONY: help venv demo test test-unit test-integration lint fmt build build-x86 bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ build: $(TOOLS) ## Release build for Lambda (arm64), into target/lambda-arm64/bo
 build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_64/bootstrap/
 	cargo lambda build --release --x86-64 --lambda-dir target/lambda-x86_64
 	@ls -l target/lambda-x86_64/bootstrap/bootstrap
+
+bench: $(MOTO) ## First-cut benchmark (not a test): cold start, CPU, RSS, AWS requests/event → target/bench/report.json
+	cargo build --release --bin bootstrap
+	$(VENV)/moto/bin/python scripts/bench.py
 
 deploy: $(TOOLS) $(SAM_VENV) ## sam build + sam deploy --guided (needs AWS credentials)
 	$(VENV)/sam/bin/sam build --beta-features
