@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskField;
 use aws_sdk_ecs::Client;
 use tracing::{debug, warn};
 
+use crate::aws_error::concise;
 use crate::describe::{DescribeError, Description, TaskDescriber};
 use crate::history::last_segment;
 use crate::rate_limit::RateLimiter;
@@ -119,18 +120,5 @@ impl TaskDescriber for EcsDescriber {
             }
         }
         Ok(description)
-    }
-}
-
-/// `Code: message` for service errors; the full chain for transport errors, which have no code.
-pub fn concise<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match (err.code(), err.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => DisplayErrorContext(err).to_string(),
     }
 }

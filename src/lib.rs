@@ -4,6 +4,8 @@
 //! `event`, `enums`, `history` and `classify` are pure; `describe` and `store` are the ports;
 //! `ecs` and `dynamodb` the adapters; `pipeline` orchestrates; `lambda` is the function's boundary.
 
+/// A concise line for an AWS SDK error.
+pub mod aws_error;
 /// Pure version logic: fresh, duplicate or stale.
 pub mod classify;
 /// Environment configuration read at cold start.

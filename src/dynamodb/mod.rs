@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use tracing::warn;
 
-use crate::ecs::concise;
+use crate::aws_error::concise;
 use crate::history::{HistoryRecord, Snapshot};
 use crate::store::{Advance, Inserted, StoreError, TaskStore};
 use items::{history_item, snapshot_from_item, snapshot_item, Item};
