@@ -30,25 +30,23 @@ def parse_args():
     return parser.parse_args()
 
 
-def query_all(table, **kwargs):
+def all_pages(call, **kwargs):
+    """Every item of a paged Query or Scan."""
     items = []
     while True:
-        page = table.query(**kwargs)
+        page = call(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def query_all(table, **kwargs):
+    return all_pages(table.query, **kwargs)
+
+
 def scan_keys(table):
-    keys = []
-    kwargs = {"ProjectionExpression": "pk, sk"}
-    while True:
-        page = table.scan(**kwargs)
-        keys.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return keys
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return all_pages(table.scan, ProjectionExpression="pk, sk")
 
 
 def num(value):

@@ -348,7 +348,7 @@ fn timestamp<'de, D: Deserializer<'de>>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Every direct-invocation sample in `events/`, compiled in so the tests need no files at run time.
@@ -389,7 +389,8 @@ mod tests {
         ("future", include_str!("../events/unknown-enum-values.json")),
     ];
 
-    fn task(json: &str) -> TaskEvent {
+    /// Parses a sample that must be a task event; shared by the other modules' tests.
+    pub(crate) fn task(json: &str) -> TaskEvent {
         match parse_event(json) {
             Ok(Parsed::Task(event)) => *event,
             other => panic!("expected a task event, got {other:?}"),

@@ -309,14 +309,7 @@ pub fn truncate_text(text: &str, max_bytes: usize) -> (&str, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{parse_event, Parsed};
-
-    fn event(json: &str) -> TaskEvent {
-        match parse_event(json) {
-            Ok(Parsed::Task(event)) => *event,
-            other => panic!("expected a task event, got {other:?}"),
-        }
-    }
+    use crate::event::tests::task as event;
 
     fn received() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")

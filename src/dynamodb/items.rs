@@ -300,15 +300,12 @@ pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{parse_event, Parsed};
+    use crate::event::tests::task;
     use crate::history::{normalize, RecordContext, Tags};
 
     fn record(json: &str, tags: Tags) -> HistoryRecord {
-        let Ok(Parsed::Task(event)) = parse_event(json) else {
-            panic!("sample does not parse")
-        };
         normalize(
-            &event,
+            &task(json),
             RecordContext {
                 tags,
                 late_arrival: false,
