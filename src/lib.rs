@@ -26,6 +26,8 @@ pub mod event;
 pub mod history;
 /// The Lambda payload shapes and responses.
 pub mod lambda;
+/// CloudWatch Embedded Metric Format lines, one per invocation.
+pub mod metrics;
 /// The orchestration shared by every entry point.
 pub mod pipeline;
 /// A token bucket keeping DescribeTasks within a share of the account budget.
@@ -34,3 +36,7 @@ pub mod rate_limit;
 pub mod store;
 /// Logging set-up shared by the binaries.
 pub mod telemetry;
+/// What the adapters spent on AWS, per invocation.
+pub mod usage;
+/// Opening AWS connections during init.
+pub mod warm_up;

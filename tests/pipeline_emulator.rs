@@ -342,7 +342,7 @@ async fn concurrent_invocations_racing_on_one_task_never_move_it_backwards() {
 }
 
 #[tokio::test]
-async fn a_batch_costs_one_read_one_describe_and_two_writes_per_new_task() {
+async fn a_batch_costs_one_read_one_describe_one_batched_write_and_a_snapshot_per_new_task() {
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 10, &[("team", "cost")]).await;
     let bodies: Vec<String> = tasks
@@ -356,11 +356,25 @@ async fn a_batch_costs_one_read_one_describe_and_two_writes_per_new_task() {
     assert_eq!(counts.get("BatchGetItem"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("DescribeTasks"), Some(&1), "{counts:?}");
     assert_eq!(
-        counts.get("PutItem"),
-        Some(&20),
-        "history + snapshot per task: {counts:?}"
+        counts.get("BatchWriteItem"),
+        Some(&1),
+        "all history records in one request: {counts:?}"
     );
-    assert_eq!(harness.requests.total(), 22);
+    assert_eq!(
+        counts.get("PutItem"),
+        Some(&10),
+        "one conditional snapshot write per task: {counts:?}"
+    );
+    assert_eq!(harness.requests.total(), 13);
+    for task in &tasks {
+        let versions: Vec<u64> = harness
+            .history(task)
+            .await
+            .iter()
+            .map(|(v, _)| *v)
+            .collect();
+        assert_eq!(versions, [2], "{task}");
+    }
 
     // The same batch again: every event is a duplicate, known from the one snapshot read.
     harness.requests.reset();

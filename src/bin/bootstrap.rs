@@ -1,6 +1,9 @@
 //! The Lambda function: configuration and AWS clients are built once per cold start, then every
 //! invocation goes through the shared pipeline.
+// The handler's future nests the SDK's deeply; computing its layout needs more than the default 128.
+#![recursion_limit = "256"]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -9,10 +12,14 @@ use aws_config::BehaviorVersion;
 use ecs_task_history::config::Config;
 use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
-use ecs_task_history::lambda::handle;
+use ecs_task_history::enrich::EnrichMode;
+use ecs_task_history::lambda::{handle_counted, Tally};
+use ecs_task_history::metrics::emf_line;
 use ecs_task_history::pipeline::Pipeline;
 use ecs_task_history::rate_limit::RateLimiter;
 use ecs_task_history::telemetry::init_json_logs;
+use ecs_task_history::usage::{Usage, UsageInterceptor};
+use ecs_task_history::warm_up::warm_connections;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 
@@ -33,21 +40,51 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
         .load()
         .await;
+    let usage = Arc::new(Usage::default());
+    let ecs = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&sdk)
+            .interceptor(UsageInterceptor(usage.clone()))
+            .build(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(UsageInterceptor(usage.clone()))
+            .build(),
+    );
+    if config.warm_connections {
+        let describes = config.enrich != EnrichMode::Never;
+        warm_connections(&dynamodb, &config.table_name, describes.then_some(&ecs)).await;
+        usage.take();
+    }
     let pipeline = Pipeline::new(
-        EcsDescriber::new(aws_sdk_ecs::Client::new(&sdk)).with_rate_limit(RateLimiter::new(
-            config.describe_tasks_per_second,
-            config.describe_tasks_burst,
-        )),
-        DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config.table_name.clone(),
-        ),
+        EcsDescriber::new(ecs)
+            .with_rate_limit(RateLimiter::new(
+                config.describe_tasks_per_second,
+                config.describe_tasks_burst,
+            ))
+            .with_usage(usage.clone()),
+        DynamoStore::new(dynamodb, config.table_name.clone()).with_usage(usage.clone()),
         config.settings(),
     );
 
-    let pipeline = &pipeline;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        handle(pipeline, &event.payload).await
-    }))
+    let (pipeline, usage, metrics) = (&pipeline, &usage, &config.metrics);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let mut tally = Tally::default();
+            let result = handle_counted(pipeline, &event.payload, &mut tally).await;
+            tally.log();
+            let spent = usage.take();
+            if let Some(target) = metrics {
+                let line = emf_line(
+                    target,
+                    &tally,
+                    &spent,
+                    chrono::Utc::now().timestamp_millis(),
+                );
+                println!("{line}");
+            }
+            result
+        },
+    ))
     .await
 }
