@@ -173,6 +173,39 @@ async fn a_task_ecs_no_longer_knows_is_recorded_from_its_event_alone() {
 }
 
 #[tokio::test]
+async fn a_task_ecs_said_is_missing_is_not_described_again_until_it_stops() {
+    let harness = Harness::new().await;
+    let (cluster, _) = run_tasks(&harness.ecs, 1, &[]).await;
+    let unknown = format!(
+        "{}/fedcba9876543210fedcba9876543210",
+        cluster.replace(":cluster/", ":task/")
+    );
+    let send = |fixture: &str, version: u64| {
+        let event = task_event(fixture, &unknown, &cluster, version);
+        let harness = &harness;
+        async move { outcome(&invoke(harness, &event).await).to_owned() }
+    };
+
+    assert_eq!(send(FARGATE_PENDING, 2).await, "fresh");
+    assert_eq!(harness.describer.calls(), 1, "described once: MISSING");
+    let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
+    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
+    assert_eq!(flag(&snapshot, "tagsKnown"), Some(false));
+
+    assert_eq!(send(FARGATE_RUNNING, 4).await, "fresh");
+    assert_eq!(harness.describer.calls(), 1, "MISSING is remembered");
+    assert_eq!(send(FARGATE_STOPPED, 8).await, "fresh");
+    assert_eq!(
+        harness.describer.calls(),
+        2,
+        "asked once more for the final state"
+    );
+    let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
+    assert_eq!(number(&snapshot, "version"), 8);
+    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
+}
+
+#[tokio::test]
 async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redelivery() {
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
