@@ -468,3 +468,34 @@ async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
     assert_eq!(calls, 0);
     assert!(enriched.iter().all(|flag| *flag == Some(false)));
 }
+
+#[tokio::test]
+async fn the_template_grants_every_operation_the_function_makes() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 2, &[("team", "iam")]).await;
+    // Fresh (BatchWriteItem, snapshot PutItem, DescribeTasks), then stale (gap-fill PutItem).
+    let fresh: Vec<String> = tasks
+        .iter()
+        .map(|task| task_event(FARGATE_RUNNING, task, &cluster, 4).to_string())
+        .collect();
+    invoke(&harness, &sqs_batch(&fresh)).await.expect("fresh");
+    let stale = task_event(FARGATE_PENDING, &tasks[0], &cluster, 2);
+    assert_eq!(outcome(&invoke(&harness, &stale).await), "gap_filled");
+
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let operations = harness.requests.snapshot();
+    assert!(operations.len() >= 4, "{operations:?}");
+    for operation in operations.keys() {
+        let service = if operation == "DescribeTasks" {
+            "ecs"
+        } else {
+            "dynamodb"
+        };
+        let action = format!("{service}:{operation}");
+        assert!(
+            template.contains(&action),
+            "template.yaml does not allow {action}"
+        );
+    }
+}
