@@ -65,6 +65,7 @@ build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_6
 
 bench: $(MOTO) ## Benchmark (not a test): requests/event, write units, CPU, RSS, cold start → target/bench/report.json
 	cargo build --release --bin bootstrap
+	rm -rf target/criterion/core
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3
 	$(VENV)/moto/bin/python scripts/bench.py $(BENCH_ARGS)
 

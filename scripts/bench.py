@@ -272,8 +272,12 @@ class Function:
         return sum(line.get(name, 0) for line in self.metrics)
 
     def stop(self):
-        self.process.kill()
-        self.process.wait()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self.reader.join(timeout=5)
         self.api.close()
 
