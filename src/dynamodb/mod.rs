@@ -2,6 +2,8 @@
 
 pub mod items;
 pub mod keys;
+pub mod query;
+pub mod records;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,0 +1,11 @@
+//! placeholder
+use super::{args::ReplayArgs, error::CliError, Context};
+use std::io::Write;
+pub async fn run(
+    _c: &Context,
+    _a: &ReplayArgs,
+    _o: &mut dyn Write,
+    _e: &mut dyn Write,
+) -> Result<(), CliError> {
+    Ok(())
+}
