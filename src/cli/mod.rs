@@ -7,6 +7,7 @@ mod backfill;
 mod cluster;
 mod error;
 mod output;
+mod pipeline;
 mod replay;
 mod resolve;
 mod table;
