@@ -100,6 +100,17 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// Cuts text to `max` characters from the left, keeping its end (an image's name and tag).
+pub fn clip_left(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        text.to_owned()
+    } else {
+        let kept: String = text.chars().skip(count - max.saturating_sub(1)).collect();
+        format!("…{kept}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +154,6 @@ mod tests {
             "2026-11-20 03:14:07.500"
         );
         assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip_left("abcdef", 4), "…def");
     }
 }

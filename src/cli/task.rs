@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::cluster::is_failed;
 use super::error::{CliError, ErrorKind};
-use super::output::{clip, duration, status_colour, Colour, Style};
+use super::output::{clip, clip_left, duration, status_colour, Colour, Style};
 use super::table::Table;
 use super::{args::TaskArgs, resolve, Context, Format};
 use crate::dynamodb::items::Item;
@@ -209,7 +209,7 @@ pub fn render(style: Style, records: &[HistoryRecord]) -> String {
             let exit_text = exit.map(|code| code.to_string()).unwrap_or_default();
             table.row(vec![
                 container.name.clone().unwrap_or_default(),
-                clip(container.image.as_deref().unwrap_or(""), 48),
+                clip_left(container.image.as_deref().unwrap_or(""), 48),
                 container
                     .last_status
                     .as_ref()
