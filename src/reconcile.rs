@@ -51,6 +51,61 @@ pub fn is_scheduled_event(payload: &str) -> bool {
     })
 }
 
+/// `RECONCILE_CLUSTERS`: cluster names or ARNs separated by commas or spaces; `*` means every cluster
+/// ListClusters returns; empty means the scheduled run has nothing to do.
+pub fn parse_clusters(value: &str) -> Vec<String> {
+    value
+        .split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The scheduled run: reconciles the configured clusters one after the other and answers a summary.
+/// It never fails the invocation: the next tick reconciles again, and a failed scheduled event in the
+/// on-failure destination (the DLQ) would only be noise there. Failures are logged and summarized.
+pub async fn run_scheduled<S: TaskStore>(
+    reconciler: &Reconciler,
+    store: &S,
+    clusters: &[String],
+) -> Value {
+    let clusters = if clusters.iter().any(|name| name == "*") {
+        match reconciler.list_clusters().await {
+            Ok(all) => all,
+            Err(err) => {
+                tracing::error!(error = %err, "reconciliation could not list clusters");
+                return json!({ "outcome": "reconcile", "errors": [err.to_string()] });
+            }
+        }
+    } else {
+        clusters.to_vec()
+    };
+    if clusters.is_empty() {
+        tracing::warn!(
+            "scheduled event received but RECONCILE_CLUSTERS is empty; nothing reconciled"
+        );
+    }
+    let mut reports = Vec::with_capacity(clusters.len());
+    let mut errors = Vec::new();
+    for cluster in &clusters {
+        match reconciler.reconcile_cluster(store, cluster, |_| {}).await {
+            Ok(report) => reports.push(json!({
+                "cluster": report.cluster,
+                "listed": report.listed,
+                "described": report.described,
+                "outcomes": report.outcomes,
+                "failures": report.failures,
+            })),
+            Err(err) => {
+                tracing::error!(error = %err, cluster, "reconciliation of a cluster failed");
+                errors.push(err.to_string());
+            }
+        }
+    }
+    json!({ "outcome": "reconcile", "clusters": reports, "errors": errors })
+}
+
 /// Where a cluster's reconciliation is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress<'a> {
@@ -509,6 +564,16 @@ mod tests {
         assert_eq!(event.time, Some(now));
         assert_eq!(event.detail.version, 0);
         assert!(synthetic_event(&Task::builder().build(), now).is_err());
+    }
+
+    #[test]
+    fn reconcile_clusters_split_on_commas_and_spaces() {
+        assert_eq!(
+            parse_clusters(" a, b  arn:x:cluster/c,"),
+            vec!["a", "b", "arn:x:cluster/c"]
+        );
+        assert!(parse_clusters("").is_empty());
+        assert_eq!(parse_clusters("*"), vec!["*"]);
     }
 
     #[test]

@@ -12,8 +12,9 @@ use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::lambda::handle;
 use ecs_task_history::pipeline::Pipeline;
 use ecs_task_history::rate_limit::RateLimiter;
+use ecs_task_history::reconcile::{is_scheduled_event, parse_clusters, run_scheduled, Reconciler};
 use ecs_task_history::telemetry::init_json_logs;
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 #[tokio::main]
@@ -33,8 +34,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
         .load()
         .await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    // Scheduled reconciliation (an EventBridge schedule invoking this function): its own bucket of the
+    // same rate, as an instance runs one invocation at a time and the two never overlap.
+    let reconcile_clusters =
+        parse_clusters(&std::env::var("RECONCILE_CLUSTERS").unwrap_or_default());
+    let reconciler =
+        Reconciler::new(ecs.clone(), config.settings()).with_rate_limit(RateLimiter::new(
+            config.describe_tasks_per_second,
+            config.describe_tasks_burst,
+        ));
     let pipeline = Pipeline::new(
-        EcsDescriber::new(aws_sdk_ecs::Client::new(&sdk)).with_rate_limit(RateLimiter::new(
+        EcsDescriber::new(ecs).with_rate_limit(RateLimiter::new(
             config.describe_tasks_per_second,
             config.describe_tasks_burst,
         )),
@@ -45,9 +56,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.settings(),
     );
 
-    let pipeline = &pipeline;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        handle(pipeline, &event.payload).await
-    }))
+    let (pipeline, reconciler, reconcile_clusters) = (&pipeline, &reconciler, &reconcile_clusters);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            if is_scheduled_event(event.payload.get()) {
+                return Ok::<_, Diagnostic>(
+                    run_scheduled(reconciler, pipeline.store(), reconcile_clusters).await,
+                );
+            }
+            handle(pipeline, &event.payload)
+                .await
+                .map_err(Diagnostic::from)
+        },
+    ))
     .await
 }
