@@ -680,3 +680,45 @@ async fn backfill_of_an_unknown_cluster_is_not_found() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("no-such-cluster"), "{}", run.stderr);
 }
+
+/// Small pages force the reader through LastEvaluatedKey on the table and on every index shard.
+#[tokio::test]
+async fn the_reader_follows_every_page_of_the_table_and_the_index_shards() {
+    use ecs_task_history::dynamodb::query::{HistoryReader, Scope, WindowFilter};
+    let harness = Harness::new().await;
+    seed(&harness, &demo_cluster_events(), &[]).await;
+    let reader =
+        HistoryReader::new(harness.dynamodb.clone(), harness.table.clone()).with_page_size(2);
+
+    let versions: Vec<String> = reader
+        .task_history(WEB_TASK)
+        .await
+        .unwrap()
+        .iter()
+        .map(|item| text(item, "sk").unwrap().to_owned())
+        .collect();
+    assert_eq!(versions.len(), 8);
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{versions:?}"
+    );
+
+    let scope = Scope::Cluster {
+        cluster_arn: DEMO_CLUSTER.to_owned(),
+    };
+    let from = "2026-11-20T00:00:00Z".parse().unwrap();
+    let to = "2026-11-20T23:59:59Z".parse().unwrap();
+    let items = reader
+        .window(&scope, from, to, &WindowFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 12, "8 lifecycle versions + 4 other tasks");
+    let keys: Vec<&str> = items
+        .iter()
+        .map(|item| text(item, "gsi1sk").unwrap())
+        .collect();
+    assert!(
+        keys.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {keys:?}"
+    );
+}
