@@ -66,7 +66,10 @@ impl From<QueryError> for CliError {
             ),
             QueryErrorKind::Credentials => Self::new(
                 ErrorKind::Credentials,
-                format!("no usable AWS credentials: {}", err.message),
+                format!(
+                    "AWS rejected the credentials: {}",
+                    err.message.lines().next().unwrap_or_default()
+                ),
                 "set AWS_PROFILE (or --profile), or log in with `aws sso login` / `aws configure`",
             ),
             QueryErrorKind::AccessDenied => Self::new(

@@ -128,5 +128,35 @@ async fn load_aws_config(cli: &Cli) -> Result<SdkConfig, CliError> {
             "pass --region, set AWS_REGION, or give the profile a region",
         ));
     }
+    // Resolve credentials once, up front: a missing chain is then one clear line, not an error on the
+    // first AWS call (the SDK caches what it resolves here).
+    use aws_sdk_dynamodb::config::ProvideCredentials;
+    let resolved = match sdk.credentials_provider() {
+        Some(provider) => provider
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                first_line(&aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string())
+            }),
+        None => Err("no credentials provider".to_owned()),
+    };
+    if let Err(reason) = resolved {
+        return Err(CliError::new(
+            ErrorKind::Credentials,
+            format!("no usable AWS credentials: {reason}"),
+            "set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or log in with `aws configure`",
+        ));
+    }
     Ok(sdk)
+}
+
+/// The first line of a multi-line error, without a trailing "Attempted:" list.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(" Attempted:")
+        .trim_end_matches('.')
+        .to_owned()
 }
