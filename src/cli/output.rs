@@ -15,7 +15,7 @@ pub struct Style {
 }
 
 impl Style {
-    /// Decides colour from the environment: a terminal, and no `NO_COLOR` (https://no-color.org).
+    /// Decides colour from the environment: a terminal, and no `NO_COLOR` (<https://no-color.org>).
     pub fn detect(format: Format, local: bool) -> Self {
         use std::io::IsTerminal;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
