@@ -1,7 +1,7 @@
 //! Reconciliation: events can be lost between ECS and EventBridge, so this lists a cluster's tasks
 //! (RUNNING and STOPPED, paged), describes them (with tags, ≤ 100 a call, paced by the rate limiter)
-//! and feeds each one through the same version-checked [`Pipeline`](crate::pipeline::Pipeline) as a synthetic state change at the
-//! task's current version. Running it twice, or beside the live function, is harmless: a version
+//! and feeds each one through the same version-checked [`Pipeline`](crate::pipeline::Pipeline) as
+//! a synthetic state change at the task's current version. Running it twice, or beside the live function, is harmless: a version
 //! already recorded is a duplicate. Used by `ecs-task-history backfill` and the scheduled Lambda run.
 
 use std::collections::{BTreeMap, HashMap};
