@@ -768,3 +768,60 @@ async fn the_reader_follows_every_page_of_the_table_and_the_index_shards() {
         "newest first: {keys:?}"
     );
 }
+
+/// Colours only on a terminal (a pseudo-terminal from util-linux `script`), never with NO_COLOR.
+#[tokio::test]
+async fn colours_appear_on_a_terminal_unless_no_color_is_set() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let harness = Harness::new().await;
+    seed(
+        &harness,
+        &fixture_events(&["fargate-batch-stopped-oom.json"]),
+        &[],
+    )
+    .await;
+    let oom = "arn:aws:ecs:us-east-1:123456789012:task/demo/9f4d7ac84452463f2f15eade2fa29161";
+    let command = format!("{} task {oom}", env!("CARGO_BIN_EXE_ecs-task-history"));
+    let table = harness.table.clone();
+    let run = move |no_color: Option<&'static str>| {
+        let mut child = std::process::Command::new("script");
+        child
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TABLE_NAME", &table)
+            .stdin(Stdio::null());
+        if let Some(value) = no_color {
+            child.env("NO_COLOR", value);
+        }
+        let output = child.output().expect("run under script");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = tokio::task::spawn_blocking(move || (run(None), run(Some("1"))))
+        .await
+        .unwrap();
+    assert!(
+        coloured.0.contains("\x1b[31m137\x1b[0m"),
+        "the failing exit code in red on a terminal: {:?}",
+        coloured.0
+    );
+    assert!(coloured.1.contains("137"), "{}", coloured.1);
+    assert!(!coloured.1.contains('\x1b'), "NO_COLOR: {:?}", coloured.1);
+}
+
+fn fixture_events(names: &[&str]) -> Vec<Value> {
+    names.iter().map(|name| fixture(name)).collect()
+}

@@ -120,3 +120,18 @@ async fn an_unknown_cluster_is_reported_not_failed() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn a_star_reconciles_every_cluster_ecs_lists() {
+    let harness = Harness::new().await;
+    let (cluster_arn, _) = run_tasks(&harness.ecs, 2, &[]).await;
+    let reconciler = Reconciler::new(harness.ecs.clone(), Settings::default());
+    let answer = run_scheduled(&reconciler, harness.pipeline.store(), &["*".to_owned()]).await;
+    let ours = answer["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|report| report["cluster"] == cluster_arn.as_str())
+        .unwrap_or_else(|| panic!("{cluster_arn} not reconciled: {answer}"));
+    assert_eq!(ours["listed"], 2, "{answer}");
+}
