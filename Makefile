@@ -63,9 +63,10 @@ build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_6
 	cargo lambda build --release --x86-64 --bin bootstrap --lambda-dir target/lambda-x86_64
 	@ls -l target/lambda-x86_64/bootstrap/bootstrap
 
-bench: $(MOTO) ## First-cut benchmark (not a test): cold start, CPU, RSS, AWS requests/event → target/bench/report.json
+bench: $(MOTO) ## Benchmark (not a test): requests/event, write units, CPU, RSS, cold start → target/bench/report.json
 	cargo build --release --bin bootstrap
-	$(VENV)/moto/bin/python scripts/bench.py
+	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3
+	$(VENV)/moto/bin/python scripts/bench.py $(BENCH_ARGS)
 
 deploy: $(TOOLS) $(SAM_VENV) ## sam build + sam deploy --guided (needs AWS credentials)
 	$(VENV)/sam/bin/sam build --beta-features

@@ -1,6 +1,7 @@
 //! Runtime configuration from environment variables, read once at cold start.
 
 use crate::enrich::EnrichMode;
+use crate::metrics::MetricsTarget;
 use crate::pipeline::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,12 @@ pub struct Config {
     pub describe_tasks_per_second: f64,
     /// `DESCRIBE_TASKS_BURST` (default 10): calls allowed at once before the rate applies.
     pub describe_tasks_burst: u32,
+    /// `METRICS_NAMESPACE` (default `EcsTaskHistory`; empty = no metrics lines), with the
+    /// `AWS_LAMBDA_FUNCTION_NAME` dimension.
+    pub metrics: Option<MetricsTarget>,
+    /// `WARM_CONNECTIONS` (default `true`): open the DynamoDB and ECS connections during init, so
+    /// the first invocation does not pay for the TLS handshakes.
+    pub warm_connections: bool,
 }
 
 impl Config {
@@ -62,6 +69,15 @@ impl Config {
                 0.0..=1000.0,
             )?,
             describe_tasks_burst: number(&lookup, "DESCRIBE_TASKS_BURST", 10, 1..=1000)?,
+            metrics: match lookup("METRICS_NAMESPACE") {
+                Some(namespace) if namespace.trim().is_empty() => None,
+                namespace => Some(MetricsTarget {
+                    namespace: namespace.unwrap_or_else(|| "EcsTaskHistory".into()),
+                    function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
+                        .unwrap_or_else(|| "ecs-task-history".into()),
+                }),
+            },
+            warm_connections: flag(&lookup, "WARM_CONNECTIONS", true)?,
         })
     }
 
@@ -92,6 +108,23 @@ where
             name,
             value,
             expected: "a number in the allowed range (see README, Configuration)",
+        }),
+    }
+}
+
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match lookup(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "on" | "yes") => Ok(true),
+        Some("0" | "false" | "off" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            value: other.to_owned(),
+            expected: "true or false",
         }),
     }
 }
@@ -131,6 +164,33 @@ mod tests {
         assert_eq!(config.enrich, EnrichMode::NewTasks);
         assert_eq!(config.describe_tasks_per_second, 5.0);
         assert_eq!(config.describe_tasks_burst, 10);
+        assert!(config.warm_connections);
+        assert_eq!(
+            config.metrics,
+            Some(MetricsTarget {
+                namespace: "EcsTaskHistory".into(),
+                function_name: "ecs-task-history".into()
+            })
+        );
+    }
+
+    #[test]
+    fn metrics_and_warm_up_can_be_turned_off() {
+        let config = config(&[
+            ("TABLE_NAME", "h"),
+            ("METRICS_NAMESPACE", ""),
+            ("WARM_CONNECTIONS", "false"),
+        ])
+        .unwrap();
+        assert_eq!(config.metrics, None);
+        assert!(!config.warm_connections);
+        assert!(matches!(
+            super::tests::config(&[("TABLE_NAME", "h"), ("WARM_CONNECTIONS", "maybe")]),
+            Err(ConfigError::Invalid {
+                name: "WARM_CONNECTIONS",
+                ..
+            })
+        ));
     }
 
     #[test]

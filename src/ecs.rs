@@ -1,6 +1,7 @@
 //! The ECS adapter of [`TaskDescriber`]: one DescribeTasks call with `include=TAGS`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::TaskField;
@@ -11,10 +12,12 @@ use crate::aws_error::concise;
 use crate::describe::{DescribeError, Description, TaskDescriber};
 use crate::history::last_segment;
 use crate::rate_limit::RateLimiter;
+use crate::usage::Usage;
 
 pub struct EcsDescriber {
     client: Client,
     limiter: Option<RateLimiter>,
+    usage: Arc<Usage>,
 }
 
 impl EcsDescriber {
@@ -22,7 +25,14 @@ impl EcsDescriber {
         Self {
             client,
             limiter: None,
+            usage: Arc::default(),
         }
+    }
+
+    /// Counts calls and MISSING tasks into these counters.
+    pub fn with_usage(mut self, usage: Arc<Usage>) -> Self {
+        self.usage = usage;
+        self
     }
 
     /// Paces calls through a token bucket (see [`RateLimiter`]).
@@ -60,6 +70,7 @@ impl TaskDescriber for EcsDescriber {
             Ok(output) => output,
             // A deleted cluster's tasks are as gone as tasks ECS forgot: record them from their events.
             Err(err) if err.code() == Some("ClusterNotFoundException") => {
+                self.usage.describe_call(task_arns.len());
                 warn!(
                     cluster_arn,
                     tasks = task_arns.len(),
@@ -71,6 +82,7 @@ impl TaskDescriber for EcsDescriber {
                 });
             }
             Err(err) => {
+                self.usage.describe_call(0);
                 return Err(DescribeError {
                     cluster: cluster_arn.to_owned(),
                     throttled: matches!(
@@ -78,7 +90,7 @@ impl TaskDescriber for EcsDescriber {
                         Some("ThrottlingException" | "TooManyRequestsException")
                     ),
                     message: concise(&err),
-                })
+                });
             }
         };
 
@@ -119,6 +131,7 @@ impl TaskDescriber for EcsDescriber {
                 None => description.missing.push(task_arn.clone()),
             }
         }
+        self.usage.describe_call(description.missing.len());
         Ok(description)
     }
 }

@@ -65,23 +65,42 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
-/// Counts of outcomes in one invocation, logged as one summary line.
+/// What one invocation did: outcome counts for its summary line and its metrics.
 #[derive(Debug, Default)]
-pub struct Tally(BTreeMap<&'static str, usize>);
+pub struct Tally {
+    shape: &'static str,
+    outcomes: BTreeMap<&'static str, usize>,
+    batch_item_failures: usize,
+}
 
 impl Tally {
     pub fn add(&mut self, label: &'static str) {
-        *self.0.entry(label).or_default() += 1;
+        *self.outcomes.entry(label).or_default() += 1;
     }
 
     pub fn get(&self, label: &str) -> usize {
-        self.0.get(label).copied().unwrap_or_default()
+        self.outcomes.get(label).copied().unwrap_or_default()
     }
 
-    fn log(&self, shape: &'static str) {
+    /// Events (or records) the invocation received, whatever became of them.
+    pub fn received(&self) -> usize {
+        self.outcomes.values().sum()
+    }
+
+    /// `sqs` or `eventbridge`.
+    pub fn shape(&self) -> &'static str {
+        self.shape
+    }
+
+    /// SQS records reported back for redelivery.
+    pub fn batch_item_failures(&self) -> usize {
+        self.batch_item_failures
+    }
+
+    pub fn log(&self) {
         info!(
-            shape,
-            received = self.0.values().sum::<usize>(),
+            shape = self.shape,
+            received = self.received(),
             fresh = self.get("fresh"),
             duplicate = self.get("duplicate"),
             stale = self.get("stale"),
@@ -89,6 +108,7 @@ impl Tally {
             skipped = self.get("skipped"),
             rejected = self.get("rejected"),
             failed = self.get("failed"),
+            batch_item_failures = self.batch_item_failures,
             "invocation summary"
         );
     }
@@ -101,23 +121,37 @@ struct ShapeProbe {
     records: Option<serde::de::IgnoredAny>,
 }
 
-/// Handles one invocation payload of either shape.
+/// Handles one invocation payload of either shape and logs its summary line.
 pub async fn handle<D: TaskDescriber, S: TaskStore>(
     pipeline: &Pipeline<D, S>,
     payload: &RawValue,
+) -> Result<Value, InvocationError> {
+    let mut tally = Tally::default();
+    let result = handle_counted(pipeline, payload, &mut tally).await;
+    tally.log();
+    result
+}
+
+/// Handles one invocation payload of either shape, counting what happened into `tally`.
+pub async fn handle_counted<D: TaskDescriber, S: TaskStore>(
+    pipeline: &Pipeline<D, S>,
+    payload: &RawValue,
+    tally: &mut Tally,
 ) -> Result<Value, InvocationError> {
     let is_sqs = serde_json::from_str::<ShapeProbe>(payload.get())
         .map(|probe| probe.records.is_some())
         .unwrap_or(false);
     if is_sqs {
+        tally.shape = "sqs";
         let batch: SqsEvent = serde_json::from_str(payload.get()).map_err(|err| {
             error!(error = %err, "malformed SQS batch");
             InvocationError::MalformedBatch(err)
         })?;
-        let response = handle_sqs(pipeline, batch).await?;
+        let response = handle_sqs(pipeline, batch, tally).await?;
         serde_json::to_value(response).map_err(InvocationError::Encode)
     } else {
-        handle_event(pipeline, payload.get()).await
+        tally.shape = "eventbridge";
+        handle_event(pipeline, payload.get(), tally).await
     }
 }
 
@@ -126,8 +160,8 @@ pub async fn handle<D: TaskDescriber, S: TaskStore>(
 pub async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
     pipeline: &Pipeline<D, S>,
     batch: SqsEvent,
+    tally: &mut Tally,
 ) -> Result<SqsBatchResponse, InvocationError> {
-    let mut tally = Tally::default();
     let mut events: Vec<TaskEvent> = Vec::with_capacity(batch.records.len());
     let mut owners: Vec<usize> = Vec::with_capacity(batch.records.len());
     let mut failed: Vec<usize> = Vec::new();
@@ -167,7 +201,7 @@ pub async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
             failed.push(position);
         }
     }
-    tally.log("sqs");
+    tally.batch_item_failures = failed.len();
 
     let mut response = SqsBatchResponse::default();
     let mut unreportable = 0;
@@ -189,9 +223,9 @@ pub async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
 pub async fn handle_event<D: TaskDescriber, S: TaskStore>(
     pipeline: &Pipeline<D, S>,
     body: &str,
+    tally: &mut Tally,
 ) -> Result<Value, InvocationError> {
-    let mut tally = Tally::default();
-    let result = match parse_event(body) {
+    match parse_event(body) {
         Err(err) => {
             let event_id = serde_json::from_str::<Value>(body)
                 .ok()
@@ -244,7 +278,5 @@ pub async fn handle_event<D: TaskDescriber, S: TaskStore>(
                 })),
             }
         }
-    };
-    tally.log("eventbridge");
-    result
+    }
 }

@@ -28,6 +28,8 @@ pub mod event;
 pub mod history;
 /// The Lambda payload shapes and responses.
 pub mod lambda;
+/// CloudWatch Embedded Metric Format lines, one per invocation.
+pub mod metrics;
 /// The orchestration shared by every entry point.
 pub mod pipeline;
 /// A token bucket keeping DescribeTasks within a share of the account budget.
@@ -38,3 +40,7 @@ pub mod reconcile;
 pub mod store;
 /// Logging set-up shared by the binaries.
 pub mod telemetry;
+/// What the adapters spent on AWS, per invocation.
+pub mod usage;
+/// Opening AWS connections during init.
+pub mod warm_up;

@@ -10,8 +10,8 @@ use crate::classify::{classify_batch, Class, TaskEvents};
 use crate::describe::{TaskDescriber, MAX_TASKS_PER_CALL};
 use crate::enrich::{should_describe, EnrichMode};
 use crate::event::TaskEvent;
-use crate::history::{normalize, RecordContext, Snapshot, TagSource, Tags};
-use crate::store::{Advance, Inserted, TaskStore};
+use crate::history::{normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags};
+use crate::store::{Advance, Inserted, StoreError, TaskStore};
 
 /// What happened to one event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,26 +122,80 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         let enrichment = self.enrich(events, &plan, &snapshots).await;
 
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
-        let results: Vec<Vec<(usize, Outcome)>> = stream::iter(plan.iter())
-            .map(|task| {
-                let snapshot = snapshots.get(task.task_arn);
-                let enrichment = enrichment.get(task.task_arn);
-                self.process_task(events, task, snapshot, enrichment, received_at)
-            })
+        let mut fresh_records: Vec<HistoryRecord> = Vec::new();
+        let mut work: Vec<TaskWork> = Vec::with_capacity(plan.len());
+        for task in &plan {
+            let snapshot = snapshots.get(task.task_arn);
+            let mut task_work = TaskWork {
+                snapshot,
+                ecs_missing: matches!(enrichment.get(task.task_arn), Some(Enrichment::Missing)),
+                late: Vec::new(),
+                fresh: Vec::new(),
+            };
+            for planned in &task.events {
+                let event = &events[planned.index];
+                match planned.class {
+                    Class::Duplicate => outcomes[planned.index] = Some(Outcome::Duplicate),
+                    Class::Stale => {
+                        let record = normalize(
+                            event,
+                            self.context(carried_tags(snapshot), true, received_at),
+                        );
+                        task_work.late.push((planned.index, record));
+                    }
+                    Class::Fresh => match fresh_tags(enrichment.get(task.task_arn), snapshot) {
+                        Err(reason) => outcomes[planned.index] = Some(Outcome::Failed { reason }),
+                        Ok(tags) => {
+                            let enriched = tags.enriched;
+                            let record = normalize(event, self.context(tags, false, received_at));
+                            task_work
+                                .fresh
+                                .push((planned.index, fresh_records.len(), enriched));
+                            fresh_records.push(record);
+                        }
+                    },
+                }
+            }
+            work.push(task_work);
+        }
+
+        // Every fresh record of the batch in as few requests as the store allows, and before any
+        // snapshot moves: a snapshot may only reach a version whose history is stored, or a crash
+        // between the two writes would lose that history.
+        let written = if fresh_records.is_empty() {
+            Vec::new()
+        } else {
+            self.store.put_fresh_history(&fresh_records).await
+        };
+        let results: Vec<Vec<(usize, Outcome)>> = stream::iter(work.iter())
+            .map(|task| self.finish_task(task, &fresh_records, &written))
             .buffer_unordered(self.settings.task_concurrency.max(1))
             .collect()
             .await;
         for (index, outcome) in results.into_iter().flatten() {
             outcomes[index] = Some(outcome);
         }
-        outcomes
+        let outcomes: Vec<Outcome> = outcomes
             .into_iter()
             .map(|outcome| {
                 outcome.unwrap_or_else(|| Outcome::Failed {
                     reason: "internal: event left unprocessed".into(),
                 })
             })
-            .collect()
+            .collect();
+        for (event, outcome) in events.iter().zip(&outcomes) {
+            log_outcome(event, outcome);
+        }
+        outcomes
+    }
+
+    fn context(&self, tags: Tags, late_arrival: bool, received_at: DateTime<Utc>) -> RecordContext {
+        RecordContext {
+            tags,
+            late_arrival,
+            received_at,
+            retention_days: self.settings.retention_days,
+        }
     }
 
     /// One DescribeTasks call per cluster per up-to-100 tasks, for tasks with fresh events that the
@@ -193,130 +247,139 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         enrichment
     }
 
-    /// Writes one task's history in version order, then advances its snapshot once.
-    async fn process_task(
+    /// Once the batch's fresh records are written: gap-fills the task's late events and advances
+    /// its snapshot to its newest stored fresh version, concurrently (they touch different items).
+    async fn finish_task(
         &self,
-        events: &[TaskEvent],
-        task: &TaskEvents<'_>,
-        snapshot: Option<&Snapshot>,
-        enrichment: Option<&Enrichment>,
-        received_at: DateTime<Utc>,
+        task: &TaskWork<'_>,
+        fresh_records: &[HistoryRecord],
+        written: &[Result<(), StoreError>],
     ) -> Vec<(usize, Outcome)> {
-        // Tags carried from the snapshot, but only ones DescribeTasks once reported: an empty map
-        // that was never described means "unknown", not "no tags".
-        let snapshot_tags = || match snapshot.filter(|s| s.tags_known) {
-            Some(known) => Tags {
-                values: known.tags.clone(),
-                source: TagSource::Snapshot,
-                enriched: false,
-            },
-            None => Tags::none(),
-        };
-        let context = |tags: Tags, late_arrival: bool| RecordContext {
-            tags,
-            late_arrival,
-            received_at,
-            retention_days: self.settings.retention_days,
+        let late = async {
+            let mut outcomes = Vec::with_capacity(task.late.len());
+            for (index, record) in &task.late {
+                let outcome = match self.store.put_history(record).await {
+                    Ok(inserted) => Outcome::Stale {
+                        gap_filled: inserted == Inserted::New,
+                    },
+                    Err(err) => Outcome::Failed {
+                        reason: err.to_string(),
+                    },
+                };
+                outcomes.push((*index, outcome));
+            }
+            outcomes
         };
 
-        let mut outcomes = Vec::with_capacity(task.events.len());
-        // Fresh events whose history is safely stored, with whether it was new: the snapshot may
-        // only move to a version whose history exists, or a crash would lose that history.
-        let mut stored_fresh: Vec<(usize, Inserted, bool)> = Vec::new();
-        let mut newest_record = None;
-
-        for planned in &task.events {
-            let event = &events[planned.index];
-            match planned.class {
-                Class::Duplicate => outcomes.push((planned.index, Outcome::Duplicate)),
-                Class::Stale => {
-                    let record = normalize(event, context(snapshot_tags(), true));
-                    let outcome = match self.store.put_history(&record).await {
-                        Ok(inserted) => Outcome::Stale {
-                            gap_filled: inserted == Inserted::New,
+        let fresh = async {
+            let mut outcomes = Vec::with_capacity(task.fresh.len());
+            let mut stored = Vec::with_capacity(task.fresh.len());
+            let mut newest = None;
+            for &(index, record_index, enriched) in &task.fresh {
+                match written.get(record_index) {
+                    Some(Ok(())) => {
+                        stored.push((index, enriched));
+                        newest = fresh_records.get(record_index);
+                    }
+                    Some(Err(err)) => outcomes.push((
+                        index,
+                        Outcome::Failed {
+                            reason: err.to_string(),
                         },
+                    )),
+                    None => outcomes.push((
+                        index,
+                        Outcome::Failed {
+                            reason: "internal: the store returned no result for this record".into(),
+                        },
+                    )),
+                }
+            }
+            if let Some(record) = newest {
+                let mut next = Snapshot::from_record(record, task.snapshot);
+                next.ecs_missing |= task.ecs_missing;
+                let advance = self.store.advance_snapshot(&next).await;
+                for (index, enriched) in stored {
+                    let outcome = match &advance {
+                        Ok(Advance::Advanced) => Outcome::Fresh { enriched },
+                        // A concurrent invocation moved the task past this version first; its
+                        // record is stored all the same.
+                        Ok(Advance::Superseded) => Outcome::Stale { gap_filled: true },
                         Err(err) => Outcome::Failed {
                             reason: err.to_string(),
                         },
                     };
-                    outcomes.push((planned.index, outcome));
-                }
-                Class::Fresh => {
-                    let (tags, enriched) = match enrichment {
-                        Some(Enrichment::Tags(values)) => (
-                            Tags {
-                                values: values.clone(),
-                                source: TagSource::DescribeTasks,
-                                enriched: true,
-                            },
-                            true,
-                        ),
-                        Some(Enrichment::Failed(reason)) => {
-                            outcomes.push((
-                                planned.index,
-                                Outcome::Failed {
-                                    reason: reason.clone(),
-                                },
-                            ));
-                            continue;
-                        }
-                        Some(Enrichment::Missing) | None => (snapshot_tags(), false),
-                    };
-                    let record = normalize(event, context(tags, false));
-                    match self.store.put_history(&record).await {
-                        Ok(inserted) => {
-                            stored_fresh.push((planned.index, inserted, enriched));
-                            newest_record = Some(record);
-                        }
-                        Err(err) => outcomes.push((
-                            planned.index,
-                            Outcome::Failed {
-                                reason: err.to_string(),
-                            },
-                        )),
-                    }
+                    outcomes.push((index, outcome));
                 }
             }
-        }
+            outcomes
+        };
 
-        if let Some(record) = newest_record {
-            let advance = self
-                .store
-                .advance_snapshot(&Snapshot::from_record(&record, snapshot))
-                .await;
-            for (index, inserted, enriched) in stored_fresh {
-                let outcome = match (&advance, inserted) {
-                    (Ok(Advance::Advanced), _) => Outcome::Fresh { enriched },
-                    (Ok(Advance::Superseded), Inserted::New) => Outcome::Stale { gap_filled: true },
-                    (Ok(Advance::Superseded), Inserted::AlreadyRecorded) => Outcome::Duplicate,
-                    (Err(err), _) => Outcome::Failed {
-                        reason: err.to_string(),
-                    },
-                };
-                outcomes.push((index, outcome));
-            }
-        }
+        let (mut late, fresh) = futures::join!(late, fresh);
+        late.extend(fresh);
+        late
+    }
+}
 
-        for (index, outcome) in &outcomes {
-            let event = &events[*index];
-            match outcome {
-                Outcome::Failed { reason } => warn!(
-                    event_id = event.id.as_deref().unwrap_or(""),
-                    task_arn = %event.detail.task_arn,
-                    version = event.detail.version,
-                    outcome = outcome.label(),
-                    reason = %reason,
-                    "event not recorded"
-                ),
-                _ => info!(
-                    event_id = event.id.as_deref().unwrap_or(""),
-                    task_arn = %event.detail.task_arn,
-                    version = event.detail.version,
-                    outcome = outcome.label(),
-                    "event processed"
-                ),
-            }
-        }
-        outcomes
+/// One task's share of a batch, between classification and the writes.
+struct TaskWork<'a> {
+    snapshot: Option<&'a Snapshot>,
+    /// DescribeTasks answered MISSING for the task in this batch.
+    ecs_missing: bool,
+    /// Stale events and their records, to write only if absent.
+    late: Vec<(usize, HistoryRecord)>,
+    /// Fresh events: (event index, index into the batch's fresh records, enriched).
+    fresh: Vec<(usize, usize, bool)>,
+}
+
+/// Tags carried from the snapshot, but only ones DescribeTasks once reported: an empty map that was
+/// never described means "unknown", not "no tags".
+fn carried_tags(snapshot: Option<&Snapshot>) -> Tags {
+    match snapshot.filter(|s| s.tags_known) {
+        Some(known) => Tags {
+            values: known.tags.clone(),
+            source: TagSource::Snapshot,
+            enriched: false,
+        },
+        None => Tags::none(),
+    }
+}
+
+/// The tags a fresh event is recorded with, or why it cannot be recorded now.
+fn fresh_tags(
+    enrichment: Option<&Enrichment>,
+    snapshot: Option<&Snapshot>,
+) -> Result<Tags, String> {
+    match enrichment {
+        Some(Enrichment::Tags(values)) => Ok(Tags {
+            values: values.clone(),
+            source: TagSource::DescribeTasks,
+            enriched: true,
+        }),
+        Some(Enrichment::Failed(reason)) => Err(reason.clone()),
+        Some(Enrichment::Missing) | None => Ok(carried_tags(snapshot)),
+    }
+}
+
+/// One line per event decision, with the fields an operator greps for.
+fn log_outcome(event: &TaskEvent, outcome: &Outcome) {
+    let event_id = event.id.as_deref().unwrap_or("");
+    let detail = &event.detail;
+    match outcome {
+        Outcome::Failed { reason } => warn!(
+            event_id,
+            task_arn = %detail.task_arn,
+            version = detail.version,
+            outcome = outcome.label(),
+            reason = %reason,
+            "event not recorded"
+        ),
+        _ => info!(
+            event_id,
+            task_arn = %detail.task_arn,
+            version = detail.version,
+            outcome = outcome.label(),
+            "event processed"
+        ),
     }
 }

@@ -503,6 +503,10 @@ impl<S: TaskStore> TaskStore for StoreRef<'_, S> {
         self.0.load_snapshots(task_arns).await
     }
 
+    async fn put_fresh_history(&self, records: &[HistoryRecord]) -> Vec<Result<(), StoreError>> {
+        self.0.put_fresh_history(records).await
+    }
+
     async fn put_history(&self, record: &HistoryRecord) -> Result<Inserted, StoreError> {
         self.0.put_history(record).await
     }

@@ -1,4 +1,4 @@
-//! The history-store port: snapshot reads and the two idempotent writes the pipeline relies on.
+//! The history-store port: snapshot reads and the idempotent writes the pipeline relies on.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,7 +22,7 @@ pub enum Advance {
 }
 
 /// A store call failed (after the SDK's own retries).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("DynamoDB {operation} failed{}: {message}", if *.throttled { " (throttled)" } else { "" })]
 pub struct StoreError {
     pub operation: &'static str,
@@ -38,7 +38,18 @@ pub trait TaskStore: Send + Sync {
         task_arns: &[&str],
     ) -> impl Future<Output = Result<HashMap<String, Snapshot>, StoreError>> + Send;
 
-    /// Writes the record unless one for the same task and version exists.
+    /// Writes records of fresh events (newer than their task's snapshot), in as few requests as the
+    /// store allows, replacing any stored record of the same task and version. That is safe because
+    /// such a record can only be this same event written before its snapshot moved (a crash or a
+    /// concurrent duplicate), and it lets the writes go unconditional and batched. One result per
+    /// record, in order.
+    fn put_fresh_history(
+        &self,
+        records: &[HistoryRecord],
+    ) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send;
+
+    /// Writes the record unless one for the same task and version exists: for late events, whose
+    /// record, if present, must be kept as first written.
     fn put_history(
         &self,
         record: &HistoryRecord,

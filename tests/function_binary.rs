@@ -4,6 +4,7 @@
 mod common;
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::runtime_api::{Reply, RuntimeApi};
@@ -13,6 +14,25 @@ use serde_json::Value;
 struct Function {
     api: RuntimeApi,
     _child: tokio::process::Child,
+    /// The function's metrics lines (CloudWatch Embedded Metric Format), as printed.
+    metrics: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Function {
+    /// Waits for the metrics line of every invocation so far.
+    async fn metrics(&self, invocations: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            if self.metrics.lock().unwrap().len() >= invocations {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.metrics.lock().unwrap().clone()
+    }
+}
+
+fn sum(lines: &[Value], metric: &str) -> f64 {
+    lines.iter().filter_map(|line| line[metric].as_f64()).sum()
 }
 
 async fn start_function(table: &str) -> Function {
@@ -31,12 +51,31 @@ async fn start_function(table: &str) -> Function {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("TABLE_NAME", table)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .expect("start bootstrap");
-    Function { api, _child: child }
+    let mut child = child;
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stdout) = child.stdout.take() {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(value) if value.get("_aws").is_some() => metrics.lock().unwrap().push(value),
+                    _ => {}
+                }
+            }
+        });
+    }
+    Function {
+        api,
+        _child: child,
+        metrics,
+    }
 }
 
 async fn invoke_file(function: &Function, name: &str) -> Reply {
@@ -131,6 +170,7 @@ async fn the_function_binary_records_every_sample_as_documented() {
             other => panic!("{name}: expected an invocation error, got {other:?}"),
         }
     }
+    let mut batch_item_failures = 0;
     for name in [
         "sqs-batch.json",
         "sqs-batch-out-of-order.json",
@@ -138,8 +178,42 @@ async fn the_function_binary_records_every_sample_as_documented() {
     ] {
         let reply = invoke_file(&function, name).await;
         assert_eq!(failures(&reply), bad_message_ids(name), "{name}");
+        batch_item_failures += bad_message_ids(name).len();
     }
     assert!(function.api.init_error().is_none());
+
+    // One metrics line per invocation; the counts add up to what the replies said.
+    let invocations = lifecycle.len() + 5;
+    let metrics = function.metrics(invocations).await;
+    assert_eq!(metrics.len(), invocations, "{metrics:?}");
+    for line in &metrics {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "EcsTaskHistory");
+        assert_eq!(line["FunctionName"], "ecs-task-history");
+        let outcomes: f64 = [
+            "Fresh",
+            "Duplicate",
+            "Stale",
+            "GapFilled",
+            "Skipped",
+            "Rejected",
+            "Failed",
+        ]
+        .iter()
+        .map(|name| line[*name].as_f64().unwrap_or(-1.0))
+        .sum();
+        assert_eq!(outcomes, line["EventsReceived"].as_f64().unwrap(), "{line}");
+    }
+    assert_eq!(
+        sum(&metrics, "BatchItemFailures"),
+        batch_item_failures as f64
+    );
+    assert_eq!(sum(&metrics, "Failed"), 0.0);
+    assert_eq!(sum(&metrics, "Throttles"), 0.0);
+    let expected_gap_fills = lifecycle.iter().filter(|(_, o)| *o == "gap_filled").count();
+    assert!(sum(&metrics, "GapFilled") >= expected_gap_fills as f64);
+    assert!(sum(&metrics, "DynamoDbRequests") > 0.0);
+    assert!(sum(&metrics, "WriteCapacityUnits") > 0.0);
 
     // The lifecycle task: every version once, snapshot at the newest.
     let web = common::fixture("fargate-web-v1-provisioning.json")["detail"]["taskArn"]

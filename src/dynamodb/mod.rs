@@ -1,4 +1,5 @@
-//! The DynamoDB adapter of [`TaskStore`]: batched snapshot reads and conditional, idempotent writes.
+//! The DynamoDB adapter of [`TaskStore`]: batched snapshot reads, batched fresh-history writes and
+//! conditional, idempotent single writes.
 
 pub mod items;
 pub mod keys;
@@ -6,28 +7,40 @@ pub mod query;
 pub mod records;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
+    WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
+use futures::stream::{self, StreamExt};
 use tracing::warn;
 
 use crate::aws_error::concise;
 use crate::history::{HistoryRecord, Snapshot};
 use crate::store::{Advance, Inserted, StoreError, TaskStore};
+use crate::usage::Usage;
 use items::{history_item, snapshot_from_item, snapshot_item, Item};
 use keys::{task_pk, SNAPSHOT_SK};
 
 /// BatchGetItem reads at most this many keys per request.
 const MAX_KEYS_PER_BATCH_GET: usize = 100;
-/// Rounds of re-asking for `UnprocessedKeys` before the batch is failed (and retried by its source).
+/// BatchWriteItem writes at most this many items per request.
+const MAX_ITEMS_PER_BATCH_WRITE: usize = 25;
+/// BatchWriteItem requests of one call in flight at once.
+const BATCH_WRITE_CONCURRENCY: usize = 4;
+/// Rounds of re-asking for `UnprocessedKeys` / `UnprocessedItems` before the affected events are
+/// failed (and retried by their source).
 const UNPROCESSED_ROUNDS: u32 = 8;
 
 pub struct DynamoStore {
     client: Client,
     table: String,
+    usage: Arc<Usage>,
 }
 
 impl DynamoStore {
@@ -35,6 +48,28 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            usage: Arc::default(),
+        }
+    }
+
+    /// Adds the capacity DynamoDB reports consuming to these counters.
+    pub fn with_usage(mut self, usage: Arc<Usage>) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    fn count_capacity<'a>(
+        &self,
+        consumed: impl IntoIterator<Item = &'a ConsumedCapacity>,
+        write: bool,
+    ) {
+        for capacity in consumed {
+            let units = capacity.capacity_units().unwrap_or_default();
+            if write {
+                self.usage.write_units(units);
+            } else {
+                self.usage.read_units(units);
+            }
         }
     }
 
@@ -67,9 +102,11 @@ impl DynamoStore {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|err| sdk_error("BatchGetItem", &err))?;
+            self.count_capacity(output.consumed_capacity(), false);
             if let Some(mut responses) = output.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default());
             }
@@ -106,10 +143,14 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values(values)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(output) => {
+                self.count_capacity(output.consumed_capacity(), true);
+                Ok(true)
+            }
             Err(SdkError::ServiceError(err))
                 if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
@@ -117,6 +158,76 @@ impl DynamoStore {
             }
             Err(err) => Err(sdk_error(operation, &err)),
         }
+    }
+
+    /// One BatchWriteItem of at most 25 records, re-sending `UnprocessedItems` with backoff; one
+    /// result per record.
+    async fn write_batch(&self, records: &[HistoryRecord]) -> Vec<Result<(), StoreError>> {
+        let mut pending: Vec<(usize, WriteRequest)> = Vec::with_capacity(records.len());
+        let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            match PutRequest::builder()
+                .set_item(Some(history_item(record)))
+                .build()
+            {
+                Ok(put) => {
+                    pending.push((index, WriteRequest::builder().put_request(put).build()));
+                    results.push(Ok(()));
+                }
+                Err(err) => {
+                    results.push(Err(store_error("BatchWriteItem", err.to_string(), false)))
+                }
+            }
+        }
+        for round in 0..UNPROCESSED_ROUNDS {
+            if pending.is_empty() {
+                return results;
+            }
+            if round > 0 {
+                tokio::time::sleep(backoff(round - 1)).await;
+            }
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(
+                    &self.table,
+                    pending.iter().map(|(_, request)| request.clone()).collect(),
+                )
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            let output = match output {
+                Ok(output) => output,
+                Err(err) => {
+                    let err = sdk_error("BatchWriteItem", &err);
+                    for (index, _) in pending {
+                        results[index] = Err(err.clone());
+                    }
+                    return results;
+                }
+            };
+            self.count_capacity(output.consumed_capacity(), true);
+            let unprocessed: Vec<WriteRequest> = output
+                .unprocessed_items
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .unwrap_or_default();
+            // Unprocessed items come back as sent; find them again by their key.
+            let key_of = |request: &WriteRequest| {
+                request
+                    .put_request()
+                    .map(|put| (put.item().get("pk").cloned(), put.item().get("sk").cloned()))
+            };
+            let left: Vec<_> = unprocessed.iter().filter_map(key_of).collect();
+            pending.retain(|(_, request)| key_of(request).is_some_and(|key| left.contains(&key)));
+        }
+        for (index, _) in pending {
+            results[index] = Err(store_error(
+                "BatchWriteItem",
+                format!("items still unprocessed after {UNPROCESSED_ROUNDS} rounds"),
+                true,
+            ));
+        }
+        results
     }
 }
 
@@ -138,6 +249,18 @@ impl TaskStore for DynamoStore {
             }
         }
         Ok(snapshots)
+    }
+
+    async fn put_fresh_history(&self, records: &[HistoryRecord]) -> Vec<Result<(), StoreError>> {
+        let writes: Vec<_> = records
+            .chunks(MAX_ITEMS_PER_BATCH_WRITE)
+            .map(|chunk| self.write_batch(chunk))
+            .collect();
+        let chunks: Vec<Vec<Result<(), StoreError>>> = stream::iter(writes)
+            .buffered(BATCH_WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        chunks.into_iter().flatten().collect()
     }
 
     async fn put_history(&self, record: &HistoryRecord) -> Result<Inserted, StoreError> {
