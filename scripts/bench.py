@@ -505,6 +505,8 @@ def main():
     parser.add_argument("--cold-starts", type=int, default=20)
     parser.add_argument("--first-invocations", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra environment for the function")
+    parser.add_argument("--only", help="run only the replays whose name contains this")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     recording = OUT / "moto-requests.jsonl"
@@ -535,7 +537,9 @@ def main():
             "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "RUST_LOG": "warn", "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             "AWS_LAMBDA_FUNCTION_VERSION": "1", "DESCRIBE_TASKS_PER_SECOND": "0", "TABLE_NAME": "bench",
+            "MIMALLOC_ARENA_EAGER_COMMIT": "0",  # as template.yaml sets it
         }
+        env.update(item.split("=", 1) for item in args.env)
 
         report["cold_start"] = cold_starts(args.binary, env, args.cold_starts)
         side = task_arns[:args.side_tasks]
@@ -548,6 +552,8 @@ def main():
                 ("batch100-always", side_events, 100, "always"), ("batch100-never", side_events, 100, "never")]
         report["replays"] = {}
         for name, stream, batch, enrich in runs:
+            if args.only and args.only not in name:
+                continue
             print(f"replaying {len(stream)} events: {name} …", flush=True)
             report["replays"][name] = replay(name, args.binary, env, stream, batch, moto_port, recording, dynamodb, front, enrich)
     finally:
