@@ -158,6 +158,22 @@ impl DynamoStore {
         }
     }
 
+    /// The unconditional PutItem of one BatchWriteItem put request.
+    async fn put_one(&self, request: WriteRequest) -> Result<(), StoreError> {
+        let item = request.put_request.map(|put| put.item).unwrap_or_default();
+        let output = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|err| sdk_error("PutItem(history)", &err))?;
+        self.count_capacity(output.consumed_capacity(), true);
+        Ok(())
+    }
+
     /// One BatchWriteItem of at most 25 records, re-sending `UnprocessedItems` with backoff; one
     /// result per record.
     async fn write_batch(&self, records: &[HistoryRecord]) -> Vec<Result<(), StoreError>> {
@@ -196,6 +212,15 @@ impl DynamoStore {
                 .await;
             let output = match output {
                 Ok(output) => output,
+                // DynamoDB refuses the whole request for one invalid item: write them one by one,
+                // so that only that item's event fails (and reaches the dead-letter queue).
+                Err(err) if err.code() == Some("ValidationException") && pending.len() > 1 => {
+                    warn!(error = %concise(&err), items = pending.len(), "BatchWriteItem refused; writing its items one by one");
+                    for (index, request) in pending {
+                        results[index] = self.put_one(request).await;
+                    }
+                    return results;
+                }
                 Err(err) => {
                     let err = sdk_error("BatchWriteItem", &err);
                     for (index, _) in pending {

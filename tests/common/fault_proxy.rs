@@ -29,6 +29,8 @@ pub enum Fault {
     Throttling,
     /// HTTP 400 `ProvisionedThroughputExceededException`; not forwarded.
     ProvisionedThroughputExceeded,
+    /// HTTP 400 with this error code (e.g. `ValidationException`); not forwarded.
+    ClientError(&'static str),
     /// An HTTP 500 (`InternalServerError`) or 503 (`ServiceUnavailable`). With `forwarded` the
     /// emulator has already executed the request: an ambiguous failure, as a lost answer is.
     ServerError { status: u16, forwarded: bool },
@@ -48,6 +50,7 @@ impl Fault {
         match self {
             Self::Throttling => "ThrottlingException".into(),
             Self::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException".into(),
+            Self::ClientError(code) => (*code).into(),
             Self::ServerError { status, forwarded } => {
                 format!(
                     "{status}{}",
@@ -312,6 +315,11 @@ impl State {
                 400,
                 &error_type(service_prefix, "ProvisionedThroughputExceededException"),
                 "The level of configured provisioned throughput for the table was exceeded.",
+            )),
+            Some(Fault::ClientError(code)) => Ok(aws_error(
+                400,
+                &error_type(service_prefix, code),
+                "injected client error",
             )),
             Some(Fault::ServerError { status, .. }) => {
                 let code = if status == 503 {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod function;
 pub mod moto;
 pub mod runtime_api;
 pub mod stream;
