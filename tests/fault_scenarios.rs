@@ -448,3 +448,44 @@ async fn a_refused_batch_write_falls_back_to_one_put_per_record() {
         assert_eq!(harness.history(task).await.len(), 1, "{task}");
     }
 }
+
+/// Regression (fault suite): when DynamoDB executed a conditional write but its answer was lost,
+/// the SDK's retry found its own write and the event was counted as `gap_filled` (snapshot) or
+/// `stale` (gap fill) instead of `fresh` / `gap_filled`: nothing lost, but the metrics lied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_conditional_write_does_not_change_the_outcome() {
+    let proxy = FaultProxy::start(common::moto::endpoint(), 26).await;
+    let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
+    let (cluster, arns) = run_tasks(&harness.ecs, 1, &[("team", "lost")]).await;
+    let event = |version: u64| {
+        as_task_event(&task_event(
+            common::LIFECYCLE[version as usize - 1],
+            &arns[0],
+            &cluster,
+            version,
+        ))
+    };
+
+    proxy.add_rule(
+        Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
+            .body_contains(SNAPSHOT_WRITE)
+            .limit(1),
+    );
+    let outcomes = harness
+        .pipeline
+        .process(&[event(8)], chrono::Utc::now())
+        .await;
+    assert_eq!(outcomes, [Outcome::Fresh { enriched: true }]);
+
+    proxy.add_rule(
+        Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
+            .body_contains("V#0000000003")
+            .limit(1),
+    );
+    let outcomes = harness
+        .pipeline
+        .process(&[event(3)], chrono::Utc::now())
+        .await;
+    assert_eq!(outcomes, [Outcome::Stale { gap_filled: true }]);
+    assert_eq!(proxy.injected()["reset after forwarding"], 2);
+}

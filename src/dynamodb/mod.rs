@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
-    WriteRequest,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
@@ -126,14 +126,15 @@ impl DynamoStore {
         ))
     }
 
-    /// A conditional PutItem; a failed condition is an answer, not an error.
+    /// A conditional PutItem; a failed condition is an answer, not an error: it carries the item
+    /// that stopped it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`).
     async fn put_if(
         &self,
         operation: &'static str,
         item: Item,
         condition: &str,
         values: Option<Item>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Put, StoreError> {
         let result = self
             .client
             .put_item()
@@ -141,18 +142,23 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
             Ok(output) => {
                 self.count_capacity(output.consumed_capacity(), true);
-                Ok(true)
+                Ok(Put::Written)
             }
             Err(SdkError::ServiceError(err))
                 if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
-                Ok(false)
+                let old = match err.into_err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                };
+                Ok(Put::Refused(old.unwrap_or_default()))
             }
             Err(err) => Err(sdk_error(operation, &err)),
         }
@@ -287,7 +293,7 @@ impl TaskStore for DynamoStore {
     }
 
     async fn put_history(&self, record: &HistoryRecord) -> Result<Inserted, StoreError> {
-        let written = self
+        let put = self
             .put_if(
                 "PutItem(history)",
                 history_item(record),
@@ -295,10 +301,18 @@ impl TaskStore for DynamoStore {
                 None,
             )
             .await?;
-        Ok(if written {
-            Inserted::New
-        } else {
-            Inserted::AlreadyRecorded
+        Ok(match put {
+            Put::Written => Inserted::New,
+            // The SDK retried a write DynamoDB had executed but whose answer was lost: the record
+            // in the way is this very event's.
+            Put::Refused(old)
+                if record.event_id.is_some()
+                    && old.get("eventId").and_then(|id| id.as_s().ok())
+                        == record.event_id.as_ref() =>
+            {
+                Inserted::New
+            }
+            Put::Refused(_) => Inserted::AlreadyRecorded,
         })
     }
 
@@ -307,7 +321,7 @@ impl TaskStore for DynamoStore {
             ":v".to_owned(),
             AttributeValue::N(snapshot.version.to_string()),
         )]);
-        let written = self
+        let put = self
             .put_if(
                 "PutItem(snapshot)",
                 snapshot_item(snapshot),
@@ -315,12 +329,28 @@ impl TaskStore for DynamoStore {
                 Some(values),
             )
             .await?;
-        Ok(if written {
-            Advance::Advanced
-        } else {
-            Advance::Superseded
+        let stored_version = |old: &Item| {
+            old.get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        Ok(match put {
+            Put::Written => Advance::Advanced,
+            // Already at exactly this version: our own write whose answer was lost (then retried),
+            // or the same event written by a concurrent invocation. Either way it advanced.
+            Put::Refused(old) if stored_version(&old) == Some(snapshot.version) => {
+                Advance::Advanced
+            }
+            Put::Refused(_) => Advance::Superseded,
         })
     }
+}
+
+/// What a conditional PutItem did.
+enum Put {
+    Written,
+    /// The condition failed; the item that failed it (empty if DynamoDB did not return it).
+    Refused(Item),
 }
 
 fn backoff(round: u32) -> Duration {
