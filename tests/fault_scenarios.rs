@@ -13,11 +13,11 @@ use common::fault_proxy::{assert_snapshots_never_went_back, Fault, FaultProxy, R
 use common::function::{start_function_at, Function};
 use common::runtime_api::Reply;
 use common::stream::{
-    assert_same_state, deliver, in_order_lifecycles, shuffled_with_copies, table_state,
+    assert_same_state, deliver, in_order_lifecycles, shuffled_with_copies, state_of, table_state,
 };
 use common::{
-    create_table, flag, run_tasks, sdk_config, sdk_config_through, sqs_batch, tags, task_event,
-    text, Harness, Item, Rng,
+    create_table, flag, run_tasks, scan_table, sdk_config, sdk_config_through, sqs_batch, tags,
+    task_event, text, Harness, Item, Rng,
 };
 use ecs_task_history::dynamodb::items::{item_size, MAX_ITEM_BYTES};
 use ecs_task_history::dynamodb::DynamoStore;
@@ -43,6 +43,27 @@ async fn reference(tasks: usize) -> (Vec<(String, String)>, BTreeMap<(String, St
     .await;
     assert_eq!(delivery.batch_item_failures, 0);
     (tasks, table_state(&harness).await)
+}
+
+/// The `version`th lifecycle sample of each task.
+fn versions_of(arns: &[String], cluster: &str, version: u64) -> Vec<TaskEvent> {
+    arns.iter()
+        .map(|task| {
+            as_task_event(&task_event(
+                common::LIFECYCLE[version as usize - 1],
+                task,
+                cluster,
+                version,
+            ))
+        })
+        .collect()
+}
+
+fn assert_all_fresh(outcomes: &[Outcome]) {
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Fresh { .. })),
+        "{outcomes:?}"
+    );
 }
 
 fn as_task_event(value: &Value) -> TaskEvent {
@@ -170,37 +191,9 @@ async fn killing_the_function_between_history_and_snapshot_writes_loses_nothing(
     proxy.clear_rules();
     let restarted = start_function_at(&table, &proxy.endpoint).await;
     deliver_to_function(&restarted, &stream).await;
-    let harness_view = Harness::new().await;
-    let actual: BTreeMap<(String, String), Item> = scan_state(&harness_view.dynamodb, &table).await;
+    let actual = state_of(scan_table(&dynamodb, &table).await);
     assert_same_state(&expected, &actual);
     assert_snapshots_never_went_back(&proxy.log());
-}
-
-async fn scan_state(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> BTreeMap<(String, String), Item> {
-    let items = dynamodb
-        .scan()
-        .table_name(table)
-        .send()
-        .await
-        .expect("scan")
-        .items
-        .unwrap_or_default();
-    items
-        .into_iter()
-        .map(|mut item| {
-            for name in common::stream::DELIVERY_ATTRIBUTES {
-                item.remove(name);
-            }
-            let key = (
-                text(&item, "pk").unwrap().to_owned(),
-                text(&item, "sk").unwrap().to_owned(),
-            );
-            (key, item)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,10 +278,7 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
         1.0,
         vec![Fault::DescribeFailures(reasons)],
     ));
-    let first: Vec<TaskEvent> = arns
-        .iter()
-        .map(|task| as_task_event(&task_event(common::LIFECYCLE[0], task, &cluster, 1)))
-        .collect();
+    let first = versions_of(&arns, &cluster, 1);
 
     // WHEN their first versions arrive
     let outcomes = harness.pipeline.process(&first, chrono::Utc::now()).await;
@@ -319,15 +309,8 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
 
     // AND once DescribeTasks answers again, the next version of those tasks gets their tags
     proxy.clear_rules();
-    let second: Vec<TaskEvent> = arns
-        .iter()
-        .map(|task| as_task_event(&task_event(common::LIFECYCLE[1], task, &cluster, 2)))
-        .collect();
-    let outcomes = harness.pipeline.process(&second, chrono::Utc::now()).await;
-    assert!(
-        outcomes.iter().all(|o| matches!(o, Outcome::Fresh { .. })),
-        "{outcomes:?}"
-    );
+    let second = versions_of(&arns, &cluster, 2);
+    assert_all_fresh(&harness.pipeline.process(&second, chrono::Utc::now()).await);
     for task in &arns[..4] {
         let history = harness.history(task).await;
         assert_eq!(tags(&history[1].1).unwrap()["team"], "describe", "{task}");
@@ -423,17 +406,9 @@ async fn a_refused_batch_write_falls_back_to_one_put_per_record() {
         )
         .limit(1),
     );
-    let events: Vec<TaskEvent> = arns
-        .iter()
-        .map(|task| as_task_event(&task_event(common::LIFECYCLE[0], task, &cluster, 1)))
-        .collect();
+    let events = versions_of(&arns, &cluster, 1);
 
-    let outcomes = harness.pipeline.process(&events, chrono::Utc::now()).await;
-
-    assert!(
-        outcomes.iter().all(|o| matches!(o, Outcome::Fresh { .. })),
-        "{outcomes:?}"
-    );
+    assert_all_fresh(&harness.pipeline.process(&events, chrono::Utc::now()).await);
     assert_eq!(proxy.injected()["ValidationException"], 1);
     let history_puts = proxy
         .log()
@@ -457,35 +432,52 @@ async fn a_lost_answer_to_a_conditional_write_does_not_change_the_outcome() {
     let proxy = FaultProxy::start(common::moto::endpoint(), 26).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     let (cluster, arns) = run_tasks(&harness.ecs, 1, &[("team", "lost")]).await;
-    let event = |version: u64| {
-        as_task_event(&task_event(
-            common::LIFECYCLE[version as usize - 1],
-            &arns[0],
-            &cluster,
-            version,
-        ))
-    };
+    let event = |version: u64| versions_of(&arns, &cluster, version).remove(0);
 
-    proxy.add_rule(
-        Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
-            .body_contains(SNAPSHOT_WRITE)
-            .limit(1),
-    );
-    let outcomes = harness
-        .pipeline
-        .process(&[event(8)], chrono::Utc::now())
-        .await;
-    assert_eq!(outcomes, [Outcome::Fresh { enriched: true }]);
-
-    proxy.add_rule(
-        Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
-            .body_contains("V#0000000003")
-            .limit(1),
-    );
-    let outcomes = harness
-        .pipeline
-        .process(&[event(3)], chrono::Utc::now())
-        .await;
-    assert_eq!(outcomes, [Outcome::Stale { gap_filled: true }]);
+    // The snapshot write of a fresh v8, then the gap fill of a late v3, each answered by a reset
+    // after DynamoDB executed it.
+    for (write, version, expected) in [
+        (SNAPSHOT_WRITE, 8, Outcome::Fresh { enriched: true }),
+        ("V#0000000003", 3, Outcome::Stale { gap_filled: true }),
+    ] {
+        proxy.add_rule(
+            Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
+                .body_contains(write)
+                .limit(1),
+        );
+        let outcomes = harness
+            .pipeline
+            .process(&[event(version)], chrono::Utc::now())
+            .await;
+        assert_eq!(outcomes, [expected]);
+    }
     assert_eq!(proxy.injected()["reset after forwarding"], 2);
+}
+
+/// Observability: the function's metrics line counts exactly the retries and throttles it met.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_metrics_count_the_throttles_and_retries_it_met() {
+    let (tasks, _) = reference(1).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let table = create_table(&dynamodb).await;
+    let proxy = FaultProxy::start(common::moto::endpoint(), 27).await;
+    let function = start_function_at(&table, &proxy.endpoint).await;
+    proxy.add_rule(
+        Rule::new("PutItem", 1.0, vec![Fault::ProvisionedThroughputExceeded])
+            .body_contains(SNAPSHOT_WRITE)
+            .limit(2),
+    );
+
+    deliver_to_function(&function, &in_order_lifecycles(&tasks)[..1]).await;
+
+    let metrics = function.metrics(1).await;
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0]["Fresh"], 1.0);
+    assert_eq!(metrics[0]["Throttles"], 2.0, "{}", metrics[0]);
+    assert_eq!(metrics[0]["Retries"], 2.0, "{}", metrics[0]);
+    assert_eq!(metrics[0]["Failed"], 0.0);
+    assert_eq!(
+        proxy.injected()["ProvisionedThroughputExceededException"],
+        2
+    );
 }

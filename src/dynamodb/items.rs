@@ -366,8 +366,12 @@ mod tests {
     use crate::history::{normalize, RecordContext, Tags};
 
     fn record(json: &str, tags: Tags) -> HistoryRecord {
+        record_of(&task(json), tags)
+    }
+
+    fn record_of(event: &crate::event::TaskEvent, tags: Tags) -> HistoryRecord {
         normalize(
-            &task(json),
+            event,
             RecordContext {
                 tags,
                 late_arrival: false,
@@ -475,15 +479,7 @@ mod tests {
             source: TagSource::DescribeTasks,
             enriched: true,
         };
-        normalize(
-            &source,
-            RecordContext {
-                tags,
-                late_arrival: false,
-                received_at: Utc::now(),
-                retention_days: 90,
-            },
-        )
+        record_of(&source, tags)
     }
 
     /// Regression (fault suite): a record over DynamoDB's 400 KB failed for ever, and took the

@@ -125,11 +125,14 @@ pub async fn deliver<D: TaskDescriber, S: TaskStore>(
     delivery
 }
 
-/// Every item of the table, keyed by (pk, sk), without the delivery attributes.
+/// Every item of the harness's table, keyed by (pk, sk), without the delivery attributes.
 pub async fn table_state(harness: &Harness) -> BTreeMap<(String, String), Item> {
-    harness
-        .scan()
-        .await
+    state_of(harness.scan().await)
+}
+
+/// These items keyed by (pk, sk), without the delivery attributes.
+pub fn state_of(items: Vec<Item>) -> BTreeMap<(String, String), Item> {
+    items
         .into_iter()
         .map(|mut item| {
             for name in DELIVERY_ATTRIBUTES {
