@@ -212,11 +212,6 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
             .iter()
             .any(|container| container.network_bindings.len() > MAX_BINDINGS);
 
-    let (family, revision) = detail
-        .task_definition_arn
-        .as_deref()
-        .map(family_and_revision)
-        .unwrap_or((None, None));
     let event_time = detail
         .updated_at
         .or(event.time)
@@ -227,6 +222,10 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         .and_then(service_name)
         .map(|name| limit.cut(name, MAX_SERVICE_NAME_BYTES));
     let task_definition_arn = limit.text(&detail.task_definition_arn);
+    let (family, revision) = task_definition_arn
+        .as_deref()
+        .map(family_and_revision)
+        .unwrap_or((None, None));
 
     HistoryRecord {
         task_arn: detail.task_arn.clone(),
@@ -487,5 +486,39 @@ mod tests {
         ] {
             assert_eq!(TagSource::parse(source.as_str()), source);
         }
+    }
+
+    /// Regression (fault suite): the family, parsed from the task definition ARN, was not cut
+    /// with it, so a huge ARN still made an item too big for DynamoDB.
+    #[test]
+    fn every_event_text_is_cut_including_derived_ones() {
+        let mut source = event(include_str!("../events/fargate-web-v8-stopped.json"));
+        let huge = "w".repeat(500_000);
+        source.detail.task_definition_arn = Some(huge.clone());
+        source.detail.group = Some(format!("service:{huge}"));
+        source.detail.last_status = Some(TaskStatus::Unknown(huge.clone()));
+        source.detail.containers[0].image = Some(huge.clone());
+        source.id = Some(huge);
+        let record = normalize(&source, context(Tags::none()));
+        assert!(record.truncated);
+        assert_eq!(
+            record.task_definition_arn.map(|t| t.len()),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(record.family.map(|f| f.len()), Some(MAX_TEXT_BYTES));
+        assert_eq!(record.group.map(|g| g.len()), Some(MAX_TEXT_BYTES));
+        assert_eq!(
+            record.service_name.map(|s| s.len()),
+            Some(MAX_SERVICE_NAME_BYTES)
+        );
+        assert_eq!(
+            record.last_status.map(|s| s.as_str().len()),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(
+            record.containers[0].image.as_ref().map(String::len),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(record.event_id.map(|id| id.len()), Some(MAX_TEXT_BYTES));
     }
 }

@@ -66,13 +66,14 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     vec(any::<char>(), 0..max).prop_map(String::from_iter)
 }
 
-/// Short random text, or one character repeated up to 6,000 times (bytes up to 24 KB).
+/// Short random text, one character repeated up to 6,000 times (up to 24 KB), or 450 KB of text.
 fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![
-        text(24),
-        (any::<char>(), 0usize..6000).prop_map(|(c, n)| c.to_string().repeat(n)),
-        Just("2026-11-20T03:14:47.123Z".to_owned()),
-        Just("STOPPED".to_owned()),
+        8 => text(24),
+        8 => (any::<char>(), 0usize..6000).prop_map(|(c, n)| c.to_string().repeat(n)),
+        1 => (any::<char>()).prop_map(|c| c.to_string().repeat(450_000 / c.len_utf8())),
+        2 => Just("2026-11-20T03:14:47.123Z".to_owned()),
+        2 => Just("STOPPED".to_owned()),
     ]
 }
 
