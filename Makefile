@@ -49,7 +49,7 @@ test-integration: $(MOTO) ## Integration and end-to-end tests against moto (star
 soak: $(MOTO) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~25 min on 2 cores)
 	SOAK=1 cargo test --test faults -- --nocapture --test-threads 2
 
-FUZZ_CASES ?= 20000
+FUZZ_CASES ?= 10000
 FUZZ_SECONDS ?= 900
 fuzz: ## Property tests of the parser and normalizer with FUZZ_CASES cases each, at most FUZZ_SECONDS
 	PROPTEST_CASES=$(FUZZ_CASES) timeout $(FUZZ_SECONDS) cargo test --test fuzz -- --nocapture
