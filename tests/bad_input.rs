@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
 use common::{sqs_batch, Harness};
 use ecs_task_history::lambda::{handle, InvocationError};
@@ -15,6 +16,74 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bad-input");
+
+/// The JSON log lines written so far (the function's format: `telemetry::init_json_logs`).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Installs itself as this thread's subscriber until the guard drops.
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_target(false)
+            .with_writer(self.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn take(&self) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The log line a documented outcome must produce (None: the handler never runs).
+fn log_marker(direct: &str, as_sqs_body: bool) -> Option<&'static str> {
+    match direct {
+        d if d.starts_with("fresh") => Some(r#""outcome":"fresh""#),
+        d if d.starts_with("skipped") => Some(r#""outcome":"skipped""#),
+        d if d.starts_with("malformed batch") => Some("malformed SQS batch"),
+        d if d.starts_with("not JSON") => as_sqs_body.then_some(r#""outcome":"rejected""#),
+        d if d.starts_with("no failures") => Some("invocation summary"),
+        _ => Some(r#""outcome":"rejected""#),
+    }
+}
+
+/// Checks that the lines logged for one input name its outcome, and a rejection its reason.
+fn check_log(logs: &str, marker: Option<&str>, what: &str, wrong: &mut Vec<String>) {
+    let Some(marker) = marker else { return };
+    let line = logs.lines().find(|line| line.contains(marker));
+    match line {
+        None => wrong.push(format!("{what}: no log line with {marker}:\n{logs}")),
+        Some(line) if marker.contains("rejected") && !line.contains(r#""error":"#) => {
+            wrong.push(format!("{what}: the rejection does not say why: {line}"))
+        }
+        Some(_) => {}
+    }
+    if !logs.contains("invocation summary") {
+        wrong.push(format!("{what}: no invocation summary line"));
+    }
+}
 
 /// `file → (as a direct payload, as an SQS record body)` from the README's table.
 fn documented() -> BTreeMap<String, (String, String)> {
@@ -69,8 +138,11 @@ async fn outcome(harness: &Harness, payload: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bad_input_gets_its_documented_outcome_and_none_panics() {
+// One thread, so that the captured subscriber sees every log line of the handler.
+#[tokio::test]
+async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panics() {
+    let logs = Logs::default();
+    let _guard = logs.capture();
     let direct = Harness::new().await;
     let queued = Harness::new().await;
     let documented = documented();

@@ -481,3 +481,45 @@ async fn the_function_metrics_count_the_throttles_and_retries_it_met() {
         2
     );
 }
+
+/// The direct (EventBridge → function) path under faults: a failed invocation is invoked again, as
+/// Lambda's asynchronous retries do, and the end state is still that of in-order delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_invocations_under_faults_converge_when_retried() {
+    let (tasks, expected) = reference(4).await;
+    let proxy = FaultProxy::start(common::moto::endpoint(), 28).await;
+    let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
+    proxy.add_rule(Rule::new(
+        "*",
+        0.3,
+        vec![
+            Fault::Throttling,
+            Fault::Reset { forwarded: true },
+            Fault::ServerError {
+                status: 503,
+                forwarded: false,
+            },
+        ],
+    ));
+    let mut rng = Rng(28);
+    let mut queue: std::collections::VecDeque<Value> =
+        shuffled_with_copies(&in_order_lifecycles(&tasks), &mut rng).into();
+    let (mut invocations, mut retryable_errors) = (0, 0);
+    while let Some(event) = queue.pop_front() {
+        invocations += 1;
+        assert!(invocations < 1000, "direct invocations do not converge");
+        let payload = serde_json::value::RawValue::from_string(event.to_string()).unwrap();
+        match ecs_task_history::lambda::handle(&harness.pipeline, &payload).await {
+            Ok(answer) => assert!(answer["outcome"].is_string(), "{answer}"),
+            Err(err) => {
+                assert!(err.retryable(), "{err}");
+                retryable_errors += 1;
+                queue.push_back(event);
+            }
+        }
+    }
+    proxy.clear_rules();
+    assert!(retryable_errors > 0, "the faults reached the function");
+    assert_snapshots_never_went_back(&proxy.log());
+    assert_same_state(&expected, &table_state(&harness).await);
+}
