@@ -160,12 +160,14 @@ async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panic
             wrong.push(format!("{file}: no row in tests/bad-input/README.md"));
             continue;
         };
+        logs.take();
         let got = outcome(&direct, &text).await;
         if &got != as_direct {
             wrong.push(format!(
                 "{file} direct: documented {as_direct:?}, got {got:?}"
             ));
         }
+        check_log(&logs.take(), log_marker(as_direct, false), file, &mut wrong);
         if as_record != "n/a" {
             let got = outcome(&queued, &sqs_batch(&[text]).to_string()).await;
             if &got != as_record {
@@ -173,6 +175,8 @@ async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panic
                     "{file} as SQS body: documented {as_record:?}, got {got:?}"
                 ));
             }
+            let what = format!("{file} as SQS body");
+            check_log(&logs.take(), log_marker(as_direct, true), &what, &mut wrong);
         }
     }
     for file in documented.keys() {
