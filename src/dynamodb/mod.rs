@@ -301,17 +301,11 @@ impl TaskStore for DynamoStore {
                 None,
             )
             .await?;
+        // A record in the way may be this very write, executed but its answer lost and retried by
+        // the SDK; it cannot be told from an earlier delivery of the same event (same id), so both
+        // count as already recorded: the record is there either way.
         Ok(match put {
             Put::Written => Inserted::New,
-            // The SDK retried a write DynamoDB had executed but whose answer was lost: the record
-            // in the way is this very event's.
-            Put::Refused(old)
-                if record.event_id.is_some()
-                    && old.get("eventId").and_then(|id| id.as_s().ok())
-                        == record.event_id.as_ref() =>
-            {
-                Inserted::New
-            }
             Put::Refused(_) => Inserted::AlreadyRecorded,
         })
     }
