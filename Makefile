@@ -35,7 +35,7 @@ $(SAM_VENV):
 venv: $(MOTO) $(TOOLS) $(SAM_VENV) ## Install the emulator, cargo-lambda, SAM CLI and cfn-lint into .venv/
 
 demo: $(MOTO) $(TOOLS) ## Run the function on sample events against a local AWS emulator and print the history
-	cargo build --bin bootstrap
+	cargo build --bin bootstrap --bin ecs-task-history
 	bash scripts/demo.sh
 
 test: lint test-unit test-integration ## The whole test suite: lint, unit, emulator and end-to-end tests
@@ -64,16 +64,18 @@ fmt: ## Format the code
 	cargo fmt --all
 
 build: $(TOOLS) ## Release build for Lambda (arm64), into target/lambda-arm64/bootstrap/
-	cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
+	cargo lambda build --release --arm64 --bin bootstrap --lambda-dir target/lambda-arm64
 	@ls -l target/lambda-arm64/bootstrap/bootstrap
 
 build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_64/bootstrap/
-	cargo lambda build --release --x86-64 --lambda-dir target/lambda-x86_64
+	cargo lambda build --release --x86-64 --bin bootstrap --lambda-dir target/lambda-x86_64
 	@ls -l target/lambda-x86_64/bootstrap/bootstrap
 
-bench: $(MOTO) ## First-cut benchmark (not a test): cold start, CPU, RSS, AWS requests/event → target/bench/report.json
+bench: $(MOTO) ## Benchmark (not a test): requests/event, write units, CPU, RSS, cold start → target/bench/report.json
 	cargo build --release --bin bootstrap
-	$(VENV)/moto/bin/python scripts/bench.py
+	rm -rf target/criterion/core
+	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3
+	$(VENV)/moto/bin/python scripts/bench.py $(BENCH_ARGS)
 
 deploy: $(TOOLS) $(SAM_VENV) ## sam build + sam deploy --guided (needs AWS credentials)
 	$(VENV)/sam/bin/sam build --beta-features

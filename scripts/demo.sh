@@ -2,7 +2,7 @@
 # `make demo`: runs the real function (cargo lambda watch) against a local AWS emulator (moto server),
 # feeds it the lifecycle events of real (emulated) ECS tasks, then prints the history it recorded.
 #
-#   needs: .venv/moto (moto[server] + boto3), .venv/tools (cargo-lambda), a debug build (cargo build)
+#   needs: .venv/moto (moto[server] + boto3), .venv/tools (cargo-lambda), a debug build of both binaries
 #   writes: target/demo/ (events, feed order, function log, moto log, recorded AWS requests)
 #
 # Everything it starts (moto server, cargo lambda watch, the function) is stopped on every exit path.
@@ -102,7 +102,7 @@ AWS_REGION=us-east-1
 EOF
 INVOKE_PORT=$(free_port)
 echo "== cargo lambda watch on 127.0.0.1:$INVOKE_PORT (function settings: $DEMO/function.env, log: $LOG)"
-cargo lambda watch --ignore-changes --env-file "$DEMO/function.env" \
+cargo lambda watch --bin bootstrap --ignore-changes --env-file "$DEMO/function.env" \
     --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" >"$LOG" 2>&1 </dev/null &
 WATCH_PID=$!
 # watch starts the function (cargo run: a no-op build after `cargo build`) on the first invocation; it is
@@ -137,7 +137,7 @@ while IFS= read -r file; do
     log_offset=$(stat -c %s "$LOG")
     recording_offset=$(stat -c %s "$RECORDING" 2>/dev/null || echo 0)
     # The first invocation may have to build the function, if the sources changed since `cargo build`.
-    if ! response=$(timeout $(( invocations == 1 ? 900 : 120 )) cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
+    if ! response=$(timeout $(( invocations == 1 ? 900 : 120 )) cargo lambda invoke bootstrap --invoke-address 127.0.0.1 --invoke-port "$INVOKE_PORT" \
             --data-file "$file" 2>"$DEMO/invoke.err" </dev/null); then
         response="INVOCATION FAILED: $(tr -s ' \n' ' ' <"$DEMO/invoke.err")"
         ok=0
@@ -155,6 +155,20 @@ curl -sf -o /dev/null -X POST "$ENDPOINT/moto-api/recorder/stop-recording"
 echo
 echo "== the history in DynamoDB table $TABLE"
 "$MOTO_PY" scripts/show_history.py --endpoint "$ENDPOINT" --table "$TABLE" --labels "$DEMO/tasks.json"
+
+# 6. The same history through the command-line tool, as the person on call would read it.
+echo
+echo "== reading the history with the CLI (target/debug/ecs-task-history; README, Reading the history)"
+CLI=(env TABLE_NAME="$TABLE" AWS_ENDPOINT_URL="$ENDPOINT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+     AWS_REGION=us-east-1 target/debug/ecs-task-history)
+BATCH_JOB=$("$MOTO_PY" -c 'import json, sys
+tasks = json.load(open(sys.argv[1]))
+print(next(arn for arn, task in tasks.items() if task["label"] == "batch-job"))' "$DEMO/tasks.json")
+echo "\$ ecs-task-history task ${BATCH_JOB##*/} --cluster demo"
+"${CLI[@]}" task "${BATCH_JOB##*/}" --cluster demo
+echo
+echo "\$ ecs-task-history cluster demo --since 2h --failed"
+"${CLI[@]}" cluster demo --since 2h --failed
 
 echo
 echo "files: events $DEMO/events/, feed order $DEMO/feed.txt, function log (JSON lines, via cargo lambda watch)"

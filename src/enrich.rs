@@ -10,7 +10,8 @@ use crate::history::Snapshot;
 pub enum EnrichMode {
     /// Describe every task with a fresh event.
     Always,
-    /// Describe a task until its tags are known, and again when it reaches STOPPED (final tags).
+    /// Describe a task until its tags are known (or ECS says it is MISSING), and again when it
+    /// reaches STOPPED (final tags; and a MISSING answer may have been ECS's eventual consistency).
     #[default]
     NewTasks,
     /// Never call DescribeTasks: history without tags, and no ECS permission needed.
@@ -38,8 +39,9 @@ pub fn should_describe(
         EnrichMode::Always => true,
         EnrichMode::Never => false,
         EnrichMode::NewTasks => {
-            let tags_known = snapshot.is_some_and(|snapshot| snapshot.tags_known);
-            !tags_known || status == Some(&TaskStatus::Stopped)
+            let settled =
+                snapshot.is_some_and(|snapshot| snapshot.tags_known || snapshot.ecs_missing);
+            !settled || status == Some(&TaskStatus::Stopped)
         }
     }
 }
@@ -50,6 +52,10 @@ mod tests {
     use chrono::DateTime;
 
     fn snapshot(tags_known: bool) -> Snapshot {
+        snapshot_with(tags_known, false)
+    }
+
+    fn snapshot_with(tags_known: bool, ecs_missing: bool) -> Snapshot {
         Snapshot {
             task_arn: "t".into(),
             version: 3,
@@ -59,6 +65,7 @@ mod tests {
             task_definition_arn: None,
             tags: Default::default(),
             tags_known,
+            ecs_missing,
             stop_code: None,
             updated_at: DateTime::default(),
             expires_at: 0,
@@ -98,6 +105,21 @@ mod tests {
             EnrichMode::NewTasks,
             Some(&snapshot(true)),
             stopped
+        ));
+    }
+
+    #[test]
+    fn new_tasks_does_not_ask_again_for_a_task_ecs_said_is_missing_until_it_stops() {
+        let missing = snapshot_with(false, true);
+        assert!(!should_describe(
+            EnrichMode::NewTasks,
+            Some(&missing),
+            Some(&TaskStatus::Running)
+        ));
+        assert!(should_describe(
+            EnrichMode::NewTasks,
+            Some(&missing),
+            Some(&TaskStatus::Stopped)
         ));
     }
 

@@ -139,13 +139,17 @@ pub struct Snapshot {
     pub tags: BTreeMap<String, String>,
     /// DescribeTasks has answered for this task at least once, so `tags` are its real tags.
     pub tags_known: bool,
+    /// DescribeTasks answered MISSING for this task (ECS forgot it, or never had it): asking again
+    /// before it stops would only spend the account's DescribeTasks budget.
+    pub ecs_missing: bool,
     pub stop_code: Option<StopCode>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: i64,
 }
 
 impl Snapshot {
-    /// The snapshot a record advances its task to; `tags_known` carries over from the previous one.
+    /// The snapshot a record advances its task to; `tags_known` and `ecs_missing` carry over from
+    /// the previous one.
     pub fn from_record(record: &HistoryRecord, previous: Option<&Snapshot>) -> Self {
         Self {
             task_arn: record.task_arn.clone(),
@@ -157,6 +161,7 @@ impl Snapshot {
             tags: record.tags.values.clone(),
             tags_known: record.tags.enriched
                 || previous.is_some_and(|snapshot| snapshot.tags_known),
+            ecs_missing: previous.is_some_and(|snapshot| snapshot.ecs_missing),
             stop_code: record.stop_code.clone(),
             updated_at: record.event_time,
             expires_at: record.expires_at,

@@ -8,6 +8,8 @@
 pub mod aws_error;
 /// Pure version logic: fresh, duplicate or stale.
 pub mod classify;
+/// The `ecs-task-history` command-line tool: read and repair the history.
+pub mod cli;
 /// Environment configuration read at cold start.
 pub mod config;
 /// Port: asking ECS about tasks.
@@ -32,6 +34,8 @@ pub mod metrics;
 pub mod pipeline;
 /// A token bucket keeping DescribeTasks within a share of the account budget.
 pub mod rate_limit;
+/// Lists and describes a cluster's tasks and records them through the pipeline (backfill, schedule).
+pub mod reconcile;
 /// Port: the history store.
 pub mod store;
 /// Logging set-up shared by the binaries.

@@ -130,6 +130,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             let snapshot = snapshots.get(task.task_arn);
             let mut task_work = TaskWork {
                 snapshot,
+                ecs_missing: matches!(enrichment.get(task.task_arn), Some(Enrichment::Missing)),
                 late: Vec::new(),
                 fresh: Vec::new(),
             };
@@ -302,10 +303,9 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 }
             }
             if let Some(record) = newest {
-                let advance = self
-                    .store
-                    .advance_snapshot(&Snapshot::from_record(record, task.snapshot))
-                    .await;
+                let mut next = Snapshot::from_record(record, task.snapshot);
+                next.ecs_missing |= task.ecs_missing;
+                let advance = self.store.advance_snapshot(&next).await;
                 for (index, enriched) in stored {
                     let outcome = match &advance {
                         Ok(Advance::Advanced) => Outcome::Fresh { enriched },
@@ -331,6 +331,8 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
 /// One task's share of a batch, between classification and the writes.
 struct TaskWork<'a> {
     snapshot: Option<&'a Snapshot>,
+    /// DescribeTasks answered MISSING for the task in this batch.
+    ecs_missing: bool,
     /// Stale events and their records, to write only if absent.
     late: Vec<(usize, HistoryRecord)>,
     /// Fresh events: (event index, index into the batch's fresh records, enriched).

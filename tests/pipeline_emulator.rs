@@ -173,6 +173,39 @@ async fn a_task_ecs_no_longer_knows_is_recorded_from_its_event_alone() {
 }
 
 #[tokio::test]
+async fn a_task_ecs_said_is_missing_is_not_described_again_until_it_stops() {
+    let harness = Harness::new().await;
+    let (cluster, _) = run_tasks(&harness.ecs, 1, &[]).await;
+    let unknown = format!(
+        "{}/fedcba9876543210fedcba9876543210",
+        cluster.replace(":cluster/", ":task/")
+    );
+    let send = |fixture: &str, version: u64| {
+        let event = task_event(fixture, &unknown, &cluster, version);
+        let harness = &harness;
+        async move { outcome(&invoke(harness, &event).await).to_owned() }
+    };
+
+    assert_eq!(send(FARGATE_PENDING, 2).await, "fresh");
+    assert_eq!(harness.describer.calls(), 1, "described once: MISSING");
+    let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
+    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
+    assert_eq!(flag(&snapshot, "tagsKnown"), Some(false));
+
+    assert_eq!(send(FARGATE_RUNNING, 4).await, "fresh");
+    assert_eq!(harness.describer.calls(), 1, "MISSING is remembered");
+    assert_eq!(send(FARGATE_STOPPED, 8).await, "fresh");
+    assert_eq!(
+        harness.describer.calls(),
+        2,
+        "asked once more for the final state"
+    );
+    let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
+    assert_eq!(number(&snapshot, "version"), 8);
+    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
+}
+
+#[tokio::test]
 async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redelivery() {
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
@@ -434,4 +467,35 @@ async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
     let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::Never).await;
     assert_eq!(calls, 0);
     assert!(enriched.iter().all(|flag| *flag == Some(false)));
+}
+
+#[tokio::test]
+async fn the_template_grants_every_operation_the_function_makes() {
+    let harness = Harness::new().await;
+    let (cluster, tasks) = run_tasks(&harness.ecs, 2, &[("team", "iam")]).await;
+    // Fresh (BatchWriteItem, snapshot PutItem, DescribeTasks), then stale (gap-fill PutItem).
+    let fresh: Vec<String> = tasks
+        .iter()
+        .map(|task| task_event(FARGATE_RUNNING, task, &cluster, 4).to_string())
+        .collect();
+    invoke(&harness, &sqs_batch(&fresh)).await.expect("fresh");
+    let stale = task_event(FARGATE_PENDING, &tasks[0], &cluster, 2);
+    assert_eq!(outcome(&invoke(&harness, &stale).await), "gap_filled");
+
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let operations = harness.requests.snapshot();
+    assert!(operations.len() >= 4, "{operations:?}");
+    for operation in operations.keys() {
+        let service = if operation == "DescribeTasks" {
+            "ecs"
+        } else {
+            "dynamodb"
+        };
+        let action = format!("{service}:{operation}");
+        assert!(
+            template.contains(&action),
+            "template.yaml does not allow {action}"
+        );
+    }
 }

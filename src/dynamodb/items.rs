@@ -292,6 +292,7 @@ pub fn snapshot_item(snapshot: &Snapshot) -> Item {
         )
         .value("tags", tag_map(&snapshot.tags))
         .bool("tagsKnown", snapshot.tags_known)
+        .bool("ecsMissing", snapshot.ecs_missing)
         .s("updatedAt", iso_time(snapshot.updated_at))
         .n("expiresAt", snapshot.expires_at);
     item.build()
@@ -353,6 +354,7 @@ pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
         task_definition_arn: text(item, "taskDefinitionArn").map(str::to_owned),
         tags,
         tags_known: matches!(item.get("tagsKnown"), Some(AttributeValue::Bool(true))),
+        ecs_missing: matches!(item.get("ecsMissing"), Some(AttributeValue::Bool(true))),
         stop_code: text(item, "stopCode").map(StopCode::from),
         updated_at,
         expires_at,

@@ -3,6 +3,8 @@
 
 pub mod items;
 pub mod keys;
+pub mod query;
+pub mod records;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,336 @@
+//! `cluster`: tasks of a cluster (or service) that changed in a window, newest first, from the
+//! sharded byCluster / byService index (README access patterns 4–6); `--failed` adds a summary.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::error::{CliError, ErrorKind};
+use super::output::{clip, status_colour, Colour, Style};
+use super::table::Table;
+use super::{args::ClusterArgs, resolve, timespec, Context, Format};
+use crate::dynamodb::items::Item;
+use crate::dynamodb::keys::iso_time;
+use crate::dynamodb::query::{HistoryReader, Scope, WindowFilter};
+use crate::dynamodb::records::{history_from_item, item_to_json};
+use crate::enums::{StopCode, TaskStatus};
+use crate::history::{last_segment, HistoryRecord};
+
+/// A task that failed: it never started, or an essential container exited non-zero. (Records do not
+/// say which containers are essential; with `EssentialContainerExited`, a non-zero exit is the cause.)
+pub fn is_failed(record: &HistoryRecord) -> bool {
+    match &record.stop_code {
+        Some(StopCode::TaskFailedToStart) => true,
+        Some(StopCode::EssentialContainerExited) => failing_exit(record).is_some(),
+        _ => false,
+    }
+}
+
+/// The first non-zero container exit code, with that container's reason.
+fn failing_exit(record: &HistoryRecord) -> Option<(i64, Option<&str>)> {
+    record.containers.iter().find_map(|c| {
+        c.exit_code
+            .filter(|code| *code != 0)
+            .map(|code| (code, c.reason.as_deref()))
+    })
+}
+
+/// One task's newest record in the window, and how many of its changes fell in the window.
+struct Row {
+    item: Item,
+    record: HistoryRecord,
+    changes: usize,
+}
+
+pub async fn run(
+    context: &Context,
+    args: &ClusterArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let now = Utc::now();
+    let local = context.style.local;
+    let from = timespec::parse(&args.since, now, local).map_err(|err| {
+        CliError::new(
+            ErrorKind::Usage,
+            format!("--since: {err}"),
+            "e.g. --since 6h",
+        )
+    })?;
+    let to = match &args.until {
+        Some(until) => timespec::parse(until, now, local).map_err(|err| {
+            CliError::new(
+                ErrorKind::Usage,
+                format!("--until: {err}"),
+                "e.g. --until 1h",
+            )
+        })?,
+        None => now,
+    };
+    if from > to {
+        return Err(CliError::new(
+            ErrorKind::Usage,
+            format!(
+                "the window starts ({}) after it ends ({})",
+                iso_time(from),
+                iso_time(to)
+            ),
+            "--since must be earlier than --until",
+        ));
+    }
+    let mut filter = WindowFilter {
+        last_status: args.status.as_ref().map(|s| s.trim().to_uppercase()),
+        stop_codes: Vec::new(),
+    };
+    if args.failed {
+        if filter
+            .last_status
+            .as_deref()
+            .is_some_and(|s| s != "STOPPED")
+        {
+            return Err(CliError::new(
+                ErrorKind::Usage,
+                "--failed selects STOPPED tasks and cannot be combined with another --status",
+                "drop --status, or use --status STOPPED",
+            ));
+        }
+        filter.last_status = Some(TaskStatus::Stopped.as_str().to_owned());
+        filter.stop_codes = vec![
+            StopCode::TaskFailedToStart.as_str().to_owned(),
+            StopCode::EssentialContainerExited.as_str().to_owned(),
+        ];
+    }
+
+    let reader = HistoryReader::new(context.dynamodb(), context.table()?);
+    let cluster_arn = resolve::cluster_arn(&context.ecs(), &args.cluster).await?;
+    let scope = match &args.service {
+        Some(service) => Scope::Service {
+            cluster_arn: cluster_arn.clone(),
+            service: service.clone(),
+        },
+        None => Scope::Cluster {
+            cluster_arn: cluster_arn.clone(),
+        },
+    };
+    let items = reader.window(&scope, from, to, &filter).await?;
+    let mut rows = newest_per_task(items);
+    if args.failed {
+        rows.retain(|row| is_failed(&row.record));
+    }
+    let window = Window {
+        cluster_arn: &cluster_arn,
+        service: args.service.as_deref(),
+        from,
+        to,
+        failed: args.failed,
+    };
+    show(context.style, &window, &rows, out).map_err(|err| CliError::io("writing the output", err))
+}
+
+/// Items arrive newest first; the first one seen of each task is its newest in the window.
+fn newest_per_task(items: Vec<Item>) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    for item in items {
+        let Ok(record) = history_from_item(&item) else {
+            continue;
+        };
+        if !seen.insert((record.task_arn.clone(), record.version)) {
+            continue;
+        }
+        match index.get(&record.task_arn) {
+            Some(&position) => rows[position].changes += 1,
+            None => {
+                index.insert(record.task_arn.clone(), rows.len());
+                rows.push(Row {
+                    item,
+                    record,
+                    changes: 1,
+                });
+            }
+        }
+    }
+    rows
+}
+
+struct Window<'a> {
+    cluster_arn: &'a str,
+    service: Option<&'a str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    failed: bool,
+}
+
+/// Failures grouped by stop code, exit code and reason, most frequent first.
+fn summary(rows: &[Row]) -> Vec<(usize, String, Option<i64>, String)> {
+    let mut groups: BTreeMap<(String, Option<i64>, String), usize> = BTreeMap::new();
+    for row in rows {
+        let record = &row.record;
+        let code = record
+            .stop_code
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default();
+        let (exit, reason) = match failing_exit(record) {
+            Some((exit, reason)) => (
+                Some(exit),
+                reason
+                    .or(record.stopped_reason.as_deref())
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
+            None => (None, record.stopped_reason.clone().unwrap_or_default()),
+        };
+        *groups.entry((code, exit, reason)).or_default() += 1;
+    }
+    let mut summary: Vec<_> = groups
+        .into_iter()
+        .map(|((code, exit, reason), count)| (count, code, exit, reason))
+        .collect();
+    summary.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    summary
+}
+
+fn show(
+    style: Style,
+    window: &Window<'_>,
+    rows: &[Row],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match style.format {
+        Format::Json => {
+            let mut document = json!({
+                "clusterArn": window.cluster_arn,
+                "service": window.service,
+                "from": iso_time(window.from),
+                "to": iso_time(window.to),
+                "tasks": rows.iter().map(|row| item_to_json(&row.item)).collect::<Vec<Value>>(),
+            });
+            if window.failed {
+                document["summary"] = summary(rows)
+                    .into_iter()
+                    .map(|(count, code, exit, reason)| {
+                        json!({"count": count, "stopCode": code, "exitCode": exit, "reason": reason})
+                    })
+                    .collect();
+            }
+            writeln!(out, "{document:#}")
+        }
+        Format::Jsonl => {
+            for row in rows {
+                writeln!(out, "{}", item_to_json(&row.item))?;
+            }
+            Ok(())
+        }
+        Format::Table => out.write_all(render(style, window, rows).as_bytes()),
+    }
+}
+
+fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
+    let scope = match window.service {
+        Some(service) => format!(
+            "service {service} of cluster {}",
+            last_segment(window.cluster_arn)
+        ),
+        None => format!("cluster {}", last_segment(window.cluster_arn)),
+    };
+    let span = format!(
+        "{} → {} {}",
+        style.time(window.from),
+        style.time(window.to),
+        style.zone()
+    );
+    if rows.is_empty() {
+        let what = if window.failed { "failed" } else { "changed" };
+        return format!("No task of {scope} {what} between {span}.\n");
+    }
+    let changes: usize = rows.iter().map(|row| row.changes).sum();
+    let mut text = format!(
+        "{} {scope}, {span}: {} task{}, {changes} change{}\n\n",
+        style.paint(
+            if window.failed {
+                "Failed tasks in"
+            } else {
+                "Tasks in"
+            },
+            Colour::Bold
+        ),
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if changes == 1 { "" } else { "s" },
+    );
+    let mut table = Table::new(&[
+        &format!("TIME ({})", style.zone()),
+        "TASK",
+        "GROUP",
+        "STATUS",
+        "VER",
+        "STOP CODE",
+        "EXIT",
+        "REASON",
+    ])
+    .align_right(&[4, 6]);
+    for row in rows {
+        let record = &row.record;
+        let failed = is_failed(record);
+        let status = record
+            .last_status
+            .as_ref()
+            .map(|s| s.as_str())
+            .unwrap_or("?");
+        let (exit, reason) = match failing_exit(record) {
+            Some((code, reason)) => (
+                style.paint(&code.to_string(), Colour::Red),
+                reason.or(record.stopped_reason.as_deref()).unwrap_or(""),
+            ),
+            None => (
+                record
+                    .containers
+                    .iter()
+                    .find_map(|c| c.exit_code)
+                    .map(|code| code.to_string())
+                    .unwrap_or_default(),
+                record.stopped_reason.as_deref().unwrap_or(""),
+            ),
+        };
+        table.row(vec![
+            style.time(record.event_time),
+            record.task_id.clone(),
+            record
+                .service_name
+                .as_ref()
+                .map(|s| format!("service:{s}"))
+                .or_else(|| record.group.clone())
+                .unwrap_or_default(),
+            style.paint(status, status_colour(status, failed)),
+            record.version.to_string(),
+            record
+                .stop_code
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            exit,
+            clip(reason, 60),
+        ]);
+    }
+    text.push_str(&table.render());
+    if window.failed {
+        text.push_str(&format!(
+            "\n{}\n",
+            style.paint("By stop reason and exit code", Colour::Bold)
+        ));
+        let mut table = Table::new(&["COUNT", "STOP CODE", "EXIT", "REASON"]).align_right(&[0, 2]);
+        for (count, code, exit, reason) in summary(rows) {
+            table.row(vec![
+                count.to_string(),
+                code,
+                exit.map(|e| e.to_string()).unwrap_or_default(),
+                clip(&reason, 80),
+            ]);
+        }
+        text.push_str(&table.render());
+    }
+    text
+}
