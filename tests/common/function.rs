@@ -39,6 +39,11 @@ pub async fn start_function(table: &str) -> Function {
 
 /// The same, reaching AWS at `endpoint` (e.g. the fault proxy).
 pub async fn start_function_at(table: &str, endpoint: &str) -> Function {
+    start_function_with(table, endpoint, &[]).await
+}
+
+/// The same, with more environment variables (e.g. `RECONCILE_CLUSTERS`).
+pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Function {
     let api = RuntimeApi::start().await;
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
         .env_clear()
@@ -54,6 +59,7 @@ pub async fn start_function_at(table: &str, endpoint: &str) -> Function {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("TABLE_NAME", table)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
