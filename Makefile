@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv demo test test-unit test-integration lint fmt build build-x86 bench deploy clean
+.PHONY: help venv demo test test-unit test-integration soak fuzz lint fmt build build-x86 bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ test-unit: ## Unit tests of the pure core (no emulator)
 
 test-integration: $(MOTO) ## Integration and end-to-end tests against moto (started by the tests on 127.0.0.1)
 	cargo test --test '*'
+
+soak: $(MOTO) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~13 min on 2 cores)
+	SOAK=1 cargo test --test faults -- --nocapture --test-threads 2
+
+FUZZ_CASES ?= 10000
+FUZZ_SECONDS ?= 900
+fuzz: ## Property tests of the parser and normalizer with FUZZ_CASES cases each, at most FUZZ_SECONDS
+	PROPTEST_CASES=$(FUZZ_CASES) timeout $(FUZZ_SECONDS) cargo test --test fuzz -- --nocapture
 
 lint: $(SAM_VENV) ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate
 	cargo fmt --all -- --check

@@ -11,9 +11,12 @@ pub const MAX_TASKS_PER_CALL: usize = 100;
 pub struct Description {
     /// Tags of every task ECS returned, keyed by the ARN exactly as it was asked for.
     pub tags: BTreeMap<String, BTreeMap<String, String>>,
-    /// Tasks asked for and not returned: a `MISSING` failure, another failure, or simply absent
-    /// (stopped tasks vanish from DescribeTasks after about an hour).
+    /// Tasks asked for and not returned: a `MISSING` failure, or simply absent (stopped tasks
+    /// vanish from DescribeTasks after about an hour). ECS does not know them (any more).
     pub missing: Vec<String>,
+    /// Tasks not returned because of a failure other than `MISSING` (e.g. `ACCESS_DENIED`): ECS may
+    /// well know them, so they are recorded without tags now and described again next time.
+    pub unavailable: Vec<String>,
 }
 
 /// DescribeTasks failed as a whole (after the SDK's own retries).

@@ -1,6 +1,6 @@
 //! The ECS adapter of [`TaskDescriber`]: one DescribeTasks call with `include=TAGS`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_sdk_ecs::error::ProvideErrorMetadata;
@@ -110,8 +110,12 @@ impl TaskDescriber for EcsDescriber {
                 .collect();
             returned.insert(last_segment(arn), tags);
         }
+        let mut failed: BTreeSet<&str> = BTreeSet::new();
         for failure in output.failures() {
             if failure.reason() != Some("MISSING") {
+                if let Some(arn) = failure.arn() {
+                    failed.insert(last_segment(arn));
+                }
                 warn!(
                     cluster_arn,
                     task_arn = failure.arn().unwrap_or_default(),
@@ -128,10 +132,14 @@ impl TaskDescriber for EcsDescriber {
                 Some(tags) => {
                     description.tags.insert(task_arn.clone(), tags);
                 }
+                None if failed.contains(last_segment(task_arn)) => {
+                    description.unavailable.push(task_arn.clone())
+                }
                 None => description.missing.push(task_arn.clone()),
             }
         }
-        self.usage.describe_call(description.missing.len());
+        self.usage
+            .describe_call(description.missing.len() + description.unavailable.len());
         Ok(description)
     }
 }

@@ -18,6 +18,10 @@ pub const ECS_SOURCE: &str = "aws.ecs";
 pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 /// History sort keys zero-pad the version to this many digits, so larger versions cannot be stored in order.
 pub const MAX_VERSION: u64 = 9_999_999_999;
+/// Task and cluster ARNs are parts of DynamoDB keys (2,048 bytes at most for a partition key,
+/// 1,024 for a sort key); real ones are under 200 bytes. Longer ones are rejected, not cut: cutting
+/// could merge two tasks.
+pub const MAX_ARN_BYTES: usize = 512;
 
 /// A whole task state change event: the EventBridge envelope around the ECS task object.
 pub type TaskEvent = EventBridgeEvent<TaskStateChange>;
@@ -42,6 +46,8 @@ pub enum ParseError {
     EmptyTaskArn,
     #[error("detail.version {0} is larger than {MAX_VERSION}, the largest version the history keys can order")]
     VersionTooLarge(u64),
+    #[error("detail.{field} is {bytes} bytes long, more than the {MAX_ARN_BYTES} an ARN in a key may have")]
+    ArnTooLong { field: &'static str, bytes: usize },
 }
 
 /// The ECS task object carried in `detail`, with every field of DescribeTasks' `Task`.
@@ -423,6 +429,17 @@ fn validate(detail: &TaskStateChange) -> Result<(), ParseError> {
     if detail.version > MAX_VERSION {
         return Err(ParseError::VersionTooLarge(detail.version));
     }
+    for (field, arn) in [
+        ("taskArn", &detail.task_arn),
+        ("clusterArn", &detail.cluster_arn),
+    ] {
+        if arn.len() > MAX_ARN_BYTES {
+            return Err(ParseError::ArnTooLong {
+                field,
+                bytes: arn.len(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -727,6 +744,34 @@ pub(crate) mod tests {
         ));
         let largest = with_detail(|d| d["version"] = MAX_VERSION.into());
         assert_eq!(task(&largest).detail.version, MAX_VERSION);
+    }
+
+    /// Regression (fault suite): an ARN too long for a DynamoDB key failed every write with a
+    /// ValidationException, so the event was retried until dead-lettered instead of rejected.
+    #[test]
+    fn arns_too_long_for_a_key_are_rejected() {
+        let long = format!(
+            "arn:aws:ecs:us-east-1:1:task/demo/{}",
+            "a".repeat(MAX_ARN_BYTES)
+        );
+        let task_arn = with_detail(|d| d["taskArn"] = long.clone().into());
+        assert!(matches!(
+            parse_event(&task_arn),
+            Err(ParseError::ArnTooLong {
+                field: "taskArn",
+                ..
+            })
+        ));
+        let cluster_arn = with_detail(|d| d["clusterArn"] = long.clone().into());
+        assert!(matches!(
+            parse_event(&cluster_arn),
+            Err(ParseError::ArnTooLong {
+                field: "clusterArn",
+                ..
+            })
+        ));
+        let longest = "a".repeat(MAX_ARN_BYTES);
+        assert!(parse_event(&with_detail(|d| d["taskArn"] = longest.clone().into())).is_ok());
     }
 
     #[test]

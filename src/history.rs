@@ -7,9 +7,13 @@ use chrono::{DateTime, Duration, Utc};
 use crate::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
 use crate::event::{NetworkBinding, TaskEvent};
 
-/// Free text (reasons) longer than this is cut, so one runaway message cannot push an item past
-/// DynamoDB's 400 KB limit and fail forever. AWS documents 255 characters for container reasons.
+/// Every text taken from an event (reasons, images, names, unknown enum values, …) longer than this
+/// is cut, so one runaway field cannot push an item past DynamoDB's 400 KB limit and fail for ever.
+/// AWS documents 255 characters for container reasons. Task and cluster ARNs are not cut (they
+/// identify the task): `event::parse_event` rejects ARNs over `event::MAX_ARN_BYTES`.
 pub const MAX_TEXT_BYTES: usize = 2048;
+/// The service name is part of an index key (`gsi2pk`), which DynamoDB limits to 2,048 bytes.
+pub const MAX_SERVICE_NAME_BYTES: usize = 1024;
 /// Containers kept per record; ECS allows 10 per task definition, so this only bites on garbage.
 pub const MAX_CONTAINERS: usize = 50;
 /// Network bindings kept per container; port ranges can make hundreds.
@@ -178,51 +182,55 @@ pub struct RecordContext {
 /// already describe a later version, so it contributes tags only.
 pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
     let detail = &event.detail;
-    let mut truncated = false;
-    let mut cut = |text: &Option<String>| -> Option<String> {
-        let text = text.as_ref()?;
-        let (kept, was_cut) = truncate_text(text, MAX_TEXT_BYTES);
-        truncated |= was_cut;
-        Some(kept.to_owned())
-    };
-    let stopped_reason = cut(&detail.stopped_reason);
-    let mut containers: Vec<ContainerRecord> = detail
+    let mut limit = Limiter::default();
+    let containers: Vec<ContainerRecord> = detail
         .containers
         .iter()
         .take(MAX_CONTAINERS)
         .map(|container| ContainerRecord {
-            name: container.name.clone(),
-            image: container.image.clone(),
-            image_digest: container.image_digest.clone(),
-            runtime_id: container.runtime_id.clone(),
-            last_status: container.last_status.clone(),
+            name: limit.text(&container.name),
+            image: limit.text(&container.image),
+            image_digest: limit.text(&container.image_digest),
+            runtime_id: limit.text(&container.runtime_id),
+            last_status: limit.value(container.last_status.as_ref(), TaskStatus::as_str),
             exit_code: container.exit_code,
-            reason: cut(&container.reason),
-            health_status: container.health_status.clone(),
+            reason: limit.text(&container.reason),
+            health_status: limit.value(container.health_status.as_ref(), HealthStatus::as_str),
             network_bindings: container
                 .network_bindings
                 .iter()
                 .take(MAX_BINDINGS)
-                .cloned()
+                .map(|binding| NetworkBinding {
+                    bind_ip: limit.text(&binding.bind_ip),
+                    container_port: binding.container_port,
+                    host_port: binding.host_port,
+                    protocol: limit.text(&binding.protocol),
+                    container_port_range: limit.text(&binding.container_port_range),
+                    host_port_range: limit.text(&binding.host_port_range),
+                })
                 .collect(),
         })
         .collect();
-    truncated |= detail.containers.len() > MAX_CONTAINERS
+    limit.truncated |= detail.containers.len() > MAX_CONTAINERS
         || detail
             .containers
             .iter()
             .any(|container| container.network_bindings.len() > MAX_BINDINGS);
-    containers.shrink_to_fit();
 
-    let (family, revision) = detail
-        .task_definition_arn
-        .as_deref()
-        .map(family_and_revision)
-        .unwrap_or((None, None));
     let event_time = detail
         .updated_at
         .or(event.time)
         .unwrap_or(context.received_at);
+    let group = limit.text(&detail.group);
+    let service_name = group
+        .as_deref()
+        .and_then(service_name)
+        .map(|name| limit.cut(name, MAX_SERVICE_NAME_BYTES));
+    let task_definition_arn = limit.text(&detail.task_definition_arn);
+    let (family, revision) = task_definition_arn
+        .as_deref()
+        .map(family_and_revision)
+        .unwrap_or((None, None));
 
     HistoryRecord {
         task_arn: detail.task_arn.clone(),
@@ -230,21 +238,17 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         cluster_arn: detail.cluster_arn.clone(),
         cluster_name: last_segment(&detail.cluster_arn).to_owned(),
         version: detail.version,
-        last_status: detail.last_status.clone(),
-        desired_status: detail.desired_status.clone(),
-        launch_type: detail.launch_type.clone(),
-        group: detail.group.clone(),
-        service_name: detail
-            .group
-            .as_deref()
-            .and_then(service_name)
-            .map(str::to_owned),
-        task_definition_arn: detail.task_definition_arn.clone(),
+        last_status: limit.value(detail.last_status.as_ref(), TaskStatus::as_str),
+        desired_status: limit.value(detail.desired_status.as_ref(), TaskStatus::as_str),
+        launch_type: limit.value(detail.launch_type.as_ref(), LaunchType::as_str),
+        group,
+        service_name,
+        task_definition_arn,
         family,
         revision,
-        started_by: detail.started_by.clone(),
-        stop_code: detail.stop_code.clone(),
-        stopped_reason,
+        started_by: limit.text(&detail.started_by),
+        stop_code: limit.value(detail.stop_code.as_ref(), StopCode::as_str),
+        stopped_reason: limit.text(&detail.stopped_reason),
         created_at: detail.created_at,
         pull_started_at: detail.pull_started_at,
         pull_stopped_at: detail.pull_stopped_at,
@@ -254,18 +258,50 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         execution_stopped_at: detail.execution_stopped_at,
         containers,
         tags: context.tags,
-        availability_zone: detail.availability_zone.clone(),
-        cpu: detail.cpu.clone(),
-        memory: detail.memory.clone(),
-        platform_version: detail.platform_version.clone(),
-        capacity_provider_name: detail.capacity_provider_name.clone(),
-        container_instance_arn: detail.container_instance_arn.clone(),
-        health_status: detail.health_status.clone(),
-        event_id: event.id.clone(),
+        availability_zone: limit.text(&detail.availability_zone),
+        cpu: limit.text(&detail.cpu),
+        memory: limit.text(&detail.memory),
+        platform_version: limit.text(&detail.platform_version),
+        capacity_provider_name: limit.text(&detail.capacity_provider_name),
+        container_instance_arn: limit.text(&detail.container_instance_arn),
+        health_status: limit.value(detail.health_status.as_ref(), HealthStatus::as_str),
+        event_id: limit.text(&event.id),
         event_time,
         expires_at: expiry(event_time, context.retention_days),
         late_arrival: context.late_arrival,
-        truncated,
+        truncated: limit.truncated,
+    }
+}
+
+/// Cuts free text to [`MAX_TEXT_BYTES`] and remembers whether it cut anything.
+#[derive(Default)]
+struct Limiter {
+    truncated: bool,
+}
+
+impl Limiter {
+    fn cut(&mut self, text: &str, max_bytes: usize) -> String {
+        let (kept, was_cut) = truncate_text(text, max_bytes);
+        self.truncated |= was_cut;
+        kept.to_owned()
+    }
+
+    fn text(&mut self, text: &Option<String>) -> Option<String> {
+        text.as_deref().map(|text| self.cut(text, MAX_TEXT_BYTES))
+    }
+
+    /// An enum value; only an unknown value's text can be long, and is cut like free text.
+    fn value<T: Clone + for<'a> From<&'a str>>(
+        &mut self,
+        value: Option<&T>,
+        as_str: impl Fn(&T) -> &str,
+    ) -> Option<T> {
+        let value = value?;
+        let text = as_str(value);
+        if text.len() <= MAX_TEXT_BYTES {
+            return Some(value.clone());
+        }
+        Some(T::from(self.cut(text, MAX_TEXT_BYTES).as_str()))
     }
 }
 
@@ -455,5 +491,39 @@ mod tests {
         ] {
             assert_eq!(TagSource::parse(source.as_str()), source);
         }
+    }
+
+    /// Regression (fault suite): the family, parsed from the task definition ARN, was not cut
+    /// with it, so a huge ARN still made an item too big for DynamoDB.
+    #[test]
+    fn every_event_text_is_cut_including_derived_ones() {
+        let mut source = event(include_str!("../events/fargate-web-v8-stopped.json"));
+        let huge = "w".repeat(500_000);
+        source.detail.task_definition_arn = Some(huge.clone());
+        source.detail.group = Some(format!("service:{huge}"));
+        source.detail.last_status = Some(TaskStatus::Unknown(huge.clone()));
+        source.detail.containers[0].image = Some(huge.clone());
+        source.id = Some(huge);
+        let record = normalize(&source, context(Tags::none()));
+        assert!(record.truncated);
+        assert_eq!(
+            record.task_definition_arn.map(|t| t.len()),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(record.family.map(|f| f.len()), Some(MAX_TEXT_BYTES));
+        assert_eq!(record.group.map(|g| g.len()), Some(MAX_TEXT_BYTES));
+        assert_eq!(
+            record.service_name.map(|s| s.len()),
+            Some(MAX_SERVICE_NAME_BYTES)
+        );
+        assert_eq!(
+            record.last_status.map(|s| s.as_str().len()),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(
+            record.containers[0].image.as_ref().map(String::len),
+            Some(MAX_TEXT_BYTES)
+        );
+        assert_eq!(record.event_id.map(|id| id.len()), Some(MAX_TEXT_BYTES));
     }
 }

@@ -67,6 +67,8 @@ impl Default for Settings {
 enum Enrichment {
     Tags(BTreeMap<String, String>),
     Missing,
+    /// DescribeTasks failed for this task for another reason than MISSING: not known to be gone.
+    Unavailable,
     Failed(String),
 }
 
@@ -226,12 +228,17 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 match self.describer.describe_tasks(cluster_arn, chunk).await {
                     Ok(mut description) => {
                         for task_arn in chunk {
-                            let found = description.tags.remove(task_arn);
-                            let entry = found.map_or(Enrichment::Missing, Enrichment::Tags);
+                            let entry = match description.tags.remove(task_arn) {
+                                Some(tags) => Enrichment::Tags(tags),
+                                None if description.unavailable.contains(task_arn) => {
+                                    Enrichment::Unavailable
+                                }
+                                None => Enrichment::Missing,
+                            };
                             enrichment.insert(task_arn.clone(), entry);
                         }
-                        if !description.missing.is_empty() {
-                            info!(cluster_arn, missing = description.missing.len(), "DescribeTasks did not return some tasks; recording them from their events alone");
+                        if !description.missing.is_empty() || !description.unavailable.is_empty() {
+                            info!(cluster_arn, missing = description.missing.len(), unavailable = description.unavailable.len(), "DescribeTasks did not return some tasks; recording them from their events alone");
                         }
                     }
                     Err(err) => {
@@ -357,7 +364,7 @@ fn fresh_tags(
             enriched: true,
         }),
         Some(Enrichment::Failed(reason)) => Err(reason.clone()),
-        Some(Enrichment::Missing) | None => Ok(carried_tags(snapshot)),
+        Some(Enrichment::Missing | Enrichment::Unavailable) | None => Ok(carried_tags(snapshot)),
     }
 }
 

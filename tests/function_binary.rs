@@ -3,80 +3,12 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::runtime_api::{Reply, RuntimeApi};
+use common::function::{start_function, sum, Function};
+use common::runtime_api::Reply;
 use common::{create_table, number, sdk_config, text};
 use serde_json::Value;
-
-struct Function {
-    api: RuntimeApi,
-    _child: tokio::process::Child,
-    /// The function's metrics lines (CloudWatch Embedded Metric Format), as printed.
-    metrics: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Function {
-    /// Waits for the metrics line of every invocation so far.
-    async fn metrics(&self, invocations: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            if self.metrics.lock().unwrap().len() >= invocations {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.metrics.lock().unwrap().clone()
-    }
-}
-
-fn sum(lines: &[Value], metric: &str) -> f64 {
-    lines.iter().filter_map(|line| line[metric].as_f64()).sum()
-}
-
-async fn start_function(table: &str) -> Function {
-    let api = RuntimeApi::start().await;
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
-        .env("AWS_ENDPOINT_URL", common::moto::endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("TABLE_NAME", table)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start bootstrap");
-    let mut child = child;
-    let metrics = Arc::new(Mutex::new(Vec::new()));
-    if let Some(stdout) = child.stdout.take() {
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncBufReadExt;
-            let mut lines = tokio::io::BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(value) if value.get("_aws").is_some() => metrics.lock().unwrap().push(value),
-                    _ => {}
-                }
-            }
-        });
-    }
-    Function {
-        api,
-        _child: child,
-        metrics,
-    }
-}
 
 async fn invoke_file(function: &Function, name: &str) -> Reply {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::runtime_api::{Reply, RuntimeApi};
+use common::function::start_function_with;
+use common::runtime_api::Reply;
 use common::{run_tasks, tags, task_event, text, Harness};
 use ecs_task_history::pipeline::Settings;
 use ecs_task_history::reconcile::{run_scheduled, Reconciler};
@@ -28,28 +28,16 @@ const SCHEDULED_EVENT: &str = r#"{
 async fn the_function_reconciles_configured_clusters_on_a_scheduled_event() {
     let harness = Harness::new().await;
     let (cluster_arn, tasks) = run_tasks(&harness.ecs, 3, &[("team", "sched")]).await;
-    let api = RuntimeApi::start().await;
-    let _function = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ENDPOINT_URL", common::moto::endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("TABLE_NAME", &harness.table)
-        .env(
+    let function = start_function_with(
+        &harness.table,
+        common::moto::endpoint(),
+        &[(
             "RECONCILE_CLUSTERS",
             cluster_arn.rsplit('/').next().unwrap(),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start bootstrap");
+        )],
+    )
+    .await;
+    let api = &function.api;
 
     let reply = tokio::time::timeout(Duration::from_secs(60), api.invoke(SCHEDULED_EVENT))
         .await

@@ -13,6 +13,41 @@ use crate::history::{ContainerRecord, HistoryRecord, Snapshot, TagSource};
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// DynamoDB's limit on one item: attribute names and values, in bytes.
+pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
+/// History items are kept to a quarter of [`DYNAMODB_ITEM_LIMIT`] (see [`history_item`]), so a
+/// runaway event can neither fail for ever nor cost more than ~100 write units.
+pub const MAX_ITEM_BYTES: usize = 100 * 1024;
+
+/// An item's size as DynamoDB counts it (rounded up where DynamoDB's rule is approximate).
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        // One byte per two significant digits, plus one; the sign and point are counted too.
+        AttributeValue::N(number) => number.len() / 2 + 2,
+        AttributeValue::B(blob) => blob.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() + value_size(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+        AttributeValue::Ns(set) => set.iter().map(|n| n.len() / 2 + 2).sum(),
+        AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+        // A type newer than this build: count it as large as an item may be, so it is noticed.
+        _ => DYNAMODB_ITEM_LIMIT,
+    }
+}
+
 /// Builds an item attribute by attribute, skipping absent values.
 #[derive(Default)]
 struct ItemBuilder(Item);
@@ -117,8 +152,35 @@ fn container_item(container: &ContainerRecord) -> AttributeValue {
     AttributeValue::M(item.build())
 }
 
-/// The history item for one record, with its index keys.
+/// The history item for one record, with its index keys, at most [`MAX_ITEM_BYTES`] big.
+///
+/// `normalize` already cut every text to 2 KB, containers to 50 and network bindings to 100 per
+/// container. If the item is still bigger than [`MAX_ITEM_BYTES`], it is trimmed, in this order,
+/// until it fits, and marked `truncated`: (1) every container's network bindings are dropped;
+/// (2) containers are dropped from the last; (3) tags are dropped from the last in key order.
+/// What is left (scalar fields of at most 2 KB each) always fits.
 pub fn history_item(record: &HistoryRecord) -> Item {
+    let item = encode_history(record);
+    if item_size(&item) <= MAX_ITEM_BYTES {
+        return item;
+    }
+    let mut trimmed = record.clone();
+    trimmed.truncated = true;
+    for container in &mut trimmed.containers {
+        container.network_bindings.clear();
+    }
+    loop {
+        let item = encode_history(&trimmed);
+        if item_size(&item) <= MAX_ITEM_BYTES {
+            return item;
+        }
+        if trimmed.containers.pop().is_none() && trimmed.tags.values.pop_last().is_none() {
+            return item;
+        }
+    }
+}
+
+fn encode_history(record: &HistoryRecord) -> Item {
     let mut item = ItemBuilder::with_capacity(48);
     let task_shard = shard(&record.task_id);
     item.s("pk", task_pk(&record.task_arn))
@@ -306,8 +368,12 @@ mod tests {
     use crate::history::{normalize, RecordContext, Tags};
 
     fn record(json: &str, tags: Tags) -> HistoryRecord {
+        record_of(&task(json), tags)
+    }
+
+    fn record_of(event: &crate::event::TaskEvent, tags: Tags) -> HistoryRecord {
         normalize(
-            &task(json),
+            event,
             RecordContext {
                 tags,
                 late_arrival: false,
@@ -397,5 +463,77 @@ mod tests {
         assert!(snapshot_from_item(&item).is_err());
         item.insert("version".into(), AttributeValue::N("3".into()));
         assert_eq!(snapshot_from_item(&item).unwrap().version, 3);
+    }
+
+    fn huge_record() -> HistoryRecord {
+        let mut source = task(include_str!("../../events/ec2-worker-running.json"));
+        let mut container = source.detail.containers[0].clone();
+        container.image = Some("i".repeat(5000));
+        container.reason = Some("r".repeat(5000));
+        let binding = container.network_bindings[0].clone();
+        container.network_bindings = vec![binding; 100];
+        source.detail.containers = vec![container; 50];
+        source.detail.last_status = Some(TaskStatus::Unknown("S".repeat(100_000)));
+        let tags = Tags {
+            values: (0..50)
+                .map(|n| (format!("{n:03}{}", "k".repeat(125)), "v".repeat(256)))
+                .collect(),
+            source: TagSource::DescribeTasks,
+            enriched: true,
+        };
+        record_of(&source, tags)
+    }
+
+    /// Regression (fault suite): a record over DynamoDB's 400 KB failed for ever, and took the
+    /// other records of its BatchWriteItem down with it.
+    #[test]
+    fn an_oversized_record_is_trimmed_in_the_documented_order_and_marked() {
+        let record = huge_record();
+        assert!(record.truncated, "normalize cut the long texts");
+        assert!(record
+            .containers
+            .iter()
+            .all(|c| c.network_bindings.len() == 100));
+        let item = history_item(&record);
+        assert!(item_size(&item) <= MAX_ITEM_BYTES, "{}", item_size(&item));
+        assert_eq!(item.get("truncated"), Some(&AttributeValue::Bool(true)));
+        let containers = item["containers"].as_l().unwrap();
+        assert!(
+            !containers.is_empty() && containers.len() < 50,
+            "{}",
+            containers.len()
+        );
+        assert!(
+            containers
+                .iter()
+                .all(|c| !c.as_m().unwrap().contains_key("networkBindings")),
+            "bindings go first"
+        );
+        assert_eq!(item["tags"].as_m().unwrap().len(), 50, "tags go last");
+        assert_eq!(text(&item, "lastStatus").map(str::len), Some(2048));
+    }
+
+    #[test]
+    fn an_ordinary_record_is_not_trimmed() {
+        let record = record(
+            include_str!("../../events/fargate-web-v8-stopped.json"),
+            Tags::none(),
+        );
+        let item = history_item(&record);
+        assert!(item_size(&item) < 4096, "{}", item_size(&item));
+        assert_eq!(item, encode_history(&record));
+    }
+
+    #[test]
+    fn item_size_counts_names_values_and_nesting() {
+        let mut item = Item::new();
+        item.insert("ab".into(), AttributeValue::S("xyz".into()));
+        item.insert("n".into(), AttributeValue::N("1234".into()));
+        item.insert(
+            "m".into(),
+            AttributeValue::M([("k".to_owned(), AttributeValue::Bool(true))].into()),
+        );
+        // 2 + 3, 1 + (4 / 2 + 2), 1 + 3 + (1 + 1 + 1)
+        assert_eq!(item_size(&item), 5 + 5 + 7);
     }
 }

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
-    WriteRequest,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
@@ -128,14 +128,15 @@ impl DynamoStore {
         ))
     }
 
-    /// A conditional PutItem; a failed condition is an answer, not an error.
+    /// A conditional PutItem; a failed condition is an answer, not an error: it carries the item
+    /// that stopped it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`).
     async fn put_if(
         &self,
         operation: &'static str,
         item: Item,
         condition: &str,
         values: Option<Item>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Put, StoreError> {
         let result = self
             .client
             .put_item()
@@ -143,21 +144,42 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
             Ok(output) => {
                 self.count_capacity(output.consumed_capacity(), true);
-                Ok(true)
+                Ok(Put::Written)
             }
             Err(SdkError::ServiceError(err))
                 if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
-                Ok(false)
+                let old = match err.into_err() {
+                    PutItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                };
+                Ok(Put::Refused(old.unwrap_or_default()))
             }
             Err(err) => Err(sdk_error(operation, &err)),
         }
+    }
+
+    /// The unconditional PutItem of one BatchWriteItem put request.
+    async fn put_one(&self, request: WriteRequest) -> Result<(), StoreError> {
+        let item = request.put_request.map(|put| put.item).unwrap_or_default();
+        let output = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|err| sdk_error("PutItem(history)", &err))?;
+        self.count_capacity(output.consumed_capacity(), true);
+        Ok(())
     }
 
     /// One BatchWriteItem of at most 25 records, re-sending `UnprocessedItems` with backoff; one
@@ -198,6 +220,15 @@ impl DynamoStore {
                 .await;
             let output = match output {
                 Ok(output) => output,
+                // DynamoDB refuses the whole request for one invalid item: write them one by one,
+                // so that only that item's event fails (and reaches the dead-letter queue).
+                Err(err) if err.code() == Some("ValidationException") && pending.len() > 1 => {
+                    warn!(error = %concise(&err), items = pending.len(), "BatchWriteItem refused; writing its items one by one");
+                    for (index, request) in pending {
+                        results[index] = self.put_one(request).await;
+                    }
+                    return results;
+                }
                 Err(err) => {
                     let err = sdk_error("BatchWriteItem", &err);
                     for (index, _) in pending {
@@ -264,7 +295,7 @@ impl TaskStore for DynamoStore {
     }
 
     async fn put_history(&self, record: &HistoryRecord) -> Result<Inserted, StoreError> {
-        let written = self
+        let put = self
             .put_if(
                 "PutItem(history)",
                 history_item(record),
@@ -272,10 +303,12 @@ impl TaskStore for DynamoStore {
                 None,
             )
             .await?;
-        Ok(if written {
-            Inserted::New
-        } else {
-            Inserted::AlreadyRecorded
+        // A record in the way may be this very write, executed but its answer lost and retried by
+        // the SDK; it cannot be told from an earlier delivery of the same event (same id), so both
+        // count as already recorded: the record is there either way.
+        Ok(match put {
+            Put::Written => Inserted::New,
+            Put::Refused(_) => Inserted::AlreadyRecorded,
         })
     }
 
@@ -284,7 +317,7 @@ impl TaskStore for DynamoStore {
             ":v".to_owned(),
             AttributeValue::N(snapshot.version.to_string()),
         )]);
-        let written = self
+        let put = self
             .put_if(
                 "PutItem(snapshot)",
                 snapshot_item(snapshot),
@@ -292,12 +325,28 @@ impl TaskStore for DynamoStore {
                 Some(values),
             )
             .await?;
-        Ok(if written {
-            Advance::Advanced
-        } else {
-            Advance::Superseded
+        let stored_version = |old: &Item| {
+            old.get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        Ok(match put {
+            Put::Written => Advance::Advanced,
+            // Already at exactly this version: our own write whose answer was lost (then retried),
+            // or the same event written by a concurrent invocation. Either way it advanced.
+            Put::Refused(old) if stored_version(&old) == Some(snapshot.version) => {
+                Advance::Advanced
+            }
+            Put::Refused(_) => Advance::Superseded,
         })
     }
+}
+
+/// What a conditional PutItem did.
+enum Put {
+    Written,
+    /// The condition failed; the item that failed it (empty if DynamoDB did not return it).
+    Refused(Item),
 }
 
 fn backoff(round: u32) -> Duration {

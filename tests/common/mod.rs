@@ -1,13 +1,23 @@
 //! Shared set-up for the integration tests: the emulator, AWS clients, tables, ECS tasks, events.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod function;
 pub mod moto;
 pub mod runtime_api;
+pub mod stream;
+
+#[allow(unused_imports)]
+pub use stream::Rng;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -40,6 +50,37 @@ pub async fn sdk_config() -> SdkConfig {
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
+        .load()
+        .await
+}
+
+/// The SDK's attempt timeout for clients behind the fault proxy: short, so a slow answer costs
+/// about a second, yet far above the emulator's usual few milliseconds.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// Clients for `endpoint` (the fault proxy) configured like the function's own (standard retry
+/// mode), but with 3 attempts instead of `AWS_MAX_ATTEMPTS`' 5 so that faults get past the SDK and
+/// exercise redelivery more often, a 10 ms base backoff instead of 1 s and a 1 s attempt timeout
+/// instead of 10 s, so faults cost little time.
+pub async fn sdk_config_through(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(Duration::from_secs(20))
+                .build(),
+        )
         .load()
         .await
 }
@@ -195,18 +236,29 @@ impl Harness {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
+        Self::build(settings, None).await
+    }
+
+    /// A harness whose pipeline reaches AWS through `endpoint` (the fault proxy), with
+    /// [`sdk_config_through`]'s retries and timeouts; set-up and checks still go straight to moto.
+    pub async fn through(endpoint: &str, settings: Settings) -> Self {
+        Self::build(settings, Some(sdk_config_through(endpoint).await)).await
+    }
+
+    async fn build(settings: Settings, pipeline_config: Option<SdkConfig>) -> Self {
         let config = sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let ecs = aws_sdk_ecs::Client::new(&config);
         let table = create_table(&dynamodb).await;
         let requests = RequestCounter::default();
+        let pipeline_config = pipeline_config.unwrap_or_else(|| config.clone());
         let counted_ecs = aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&config)
+            aws_sdk_ecs::config::Builder::from(&pipeline_config)
                 .interceptor(requests.clone())
                 .build(),
         );
         let counted_dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
+            aws_sdk_dynamodb::config::Builder::from(&pipeline_config)
                 .interceptor(requests.clone())
                 .build(),
         );
@@ -261,22 +313,26 @@ impl Harness {
 
     /// Every item in the table (small tables only).
     pub async fn scan(&self) -> Vec<Item> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .dynamodb
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("scan");
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return items;
-            }
+        scan_table(&self.dynamodb, &self.table).await
+    }
+}
+
+/// Every item in a table (small tables only).
+pub async fn scan_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = dynamodb
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return items;
         }
     }
 }

@@ -1,0 +1,88 @@
+//! The real function binary (`bootstrap`) run as a child process behind a local Runtime API.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::runtime_api::RuntimeApi;
+
+pub struct Function {
+    pub api: RuntimeApi,
+    pub child: tokio::process::Child,
+    /// The function's metrics lines (CloudWatch Embedded Metric Format), as printed.
+    pub metrics: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Function {
+    /// Waits for the metrics line of every invocation so far.
+    pub async fn metrics(&self, invocations: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            if self.metrics.lock().unwrap().len() >= invocations {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.metrics.lock().unwrap().clone()
+    }
+}
+
+pub fn sum(lines: &[Value], metric: &str) -> f64 {
+    lines.iter().filter_map(|line| line[metric].as_f64()).sum()
+}
+
+/// The built `bootstrap` binary behind a fresh local Runtime API, on `table`, reaching AWS at moto.
+pub async fn start_function(table: &str) -> Function {
+    start_function_at(table, super::moto::endpoint()).await
+}
+
+/// The same, reaching AWS at `endpoint` (e.g. the fault proxy).
+pub async fn start_function_at(table: &str, endpoint: &str) -> Function {
+    start_function_with(table, endpoint, &[]).await
+}
+
+/// The same, with more environment variables (e.g. `RECONCILE_CLUSTERS`).
+pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Function {
+    let api = RuntimeApi::start().await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", table)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start bootstrap");
+    let mut child = child;
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stdout) = child.stdout.take() {
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(value) if value.get("_aws").is_some() => metrics.lock().unwrap().push(value),
+                    _ => {}
+                }
+            }
+        });
+    }
+    Function {
+        api,
+        child,
+        metrics,
+    }
+}
