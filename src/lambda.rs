@@ -14,6 +14,7 @@ use tracing::{error, info, warn};
 use crate::describe::TaskDescriber;
 use crate::event::{parse_event, Parsed, TaskEvent};
 use crate::pipeline::{Outcome, Pipeline};
+use crate::rejected::identify;
 use crate::store::TaskStore;
 
 /// Why an invocation as a whole failed. The variant decides whether retrying can help.
@@ -168,7 +169,8 @@ pub async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
 
     for (position, record) in batch.records.iter().enumerate() {
         let message_id = record.message_id.as_deref().unwrap_or("");
-        match parse_event(record.body.as_deref().unwrap_or("")) {
+        let body = record.body.as_deref().unwrap_or("");
+        match parse_event(body) {
             Ok(Parsed::Task(event)) => {
                 events.push(*event);
                 owners.push(position);
@@ -187,7 +189,8 @@ pub async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
                 tally.add("skipped");
             }
             Err(err) => {
-                error!(message_id, error = %err, outcome = "rejected", "unreadable SQS record; reported as a batch item failure so it reaches the dead-letter queue");
+                let who = identify(body);
+                error!(message_id, event_id = who.event_id, task_arn = who.task_arn, version = who.version, error = %err, outcome = "rejected", "unreadable SQS record; reported as a batch item failure so it reaches the dead-letter queue");
                 tally.add("rejected");
                 failed.push(position);
             }
@@ -227,14 +230,11 @@ pub async fn handle_event<D: TaskDescriber, S: TaskStore>(
 ) -> Result<Value, InvocationError> {
     match parse_event(body) {
         Err(err) => {
-            let event_id = serde_json::from_str::<Value>(body)
-                .ok()
-                .and_then(|value| value.get("id").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
-            error!(event_id, error = %err, outcome = "rejected", "unreadable event");
+            let who = identify(body);
+            error!(event_id = who.event_id, task_arn = who.task_arn, version = who.version, error = %err, outcome = "rejected", "unreadable event");
             tally.add("rejected");
             Err(InvocationError::Rejected {
-                event_id,
+                event_id: who.event_id,
                 reason: err.to_string(),
             })
         }
@@ -263,7 +263,7 @@ pub async fn handle_event<D: TaskDescriber, S: TaskStore>(
             let detail = &event.detail;
             match outcome {
                 Outcome::Failed { reason } => {
-                    warn!(task_arn = %detail.task_arn, version = detail.version, "failing the invocation so the event is retried");
+                    warn!(event_id = event.id.as_deref().unwrap_or(""), task_arn = %detail.task_arn, version = detail.version, "failing the invocation so the event is retried");
                     Err(InvocationError::NotRecorded {
                         event_id: event.id.clone().unwrap_or_default(),
                         task_arn: detail.task_arn.clone(),

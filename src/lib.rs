@@ -36,6 +36,8 @@ pub mod pipeline;
 pub mod rate_limit;
 /// Lists and describes a cluster's tasks and records them through the pipeline (backfill, schedule).
 pub mod reconcile;
+/// What a log line can still name of an event the parser rejected.
+pub mod rejected;
 /// Port: the history store.
 pub mod store;
 /// Logging set-up shared by the binaries.

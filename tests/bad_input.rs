@@ -75,14 +75,28 @@ fn log_marker(direct: &str, as_sqs_body: bool) -> Option<&'static str> {
     }
 }
 
-/// Checks that the lines logged for one input name its outcome, and a rejection its reason.
-fn check_log(logs: &str, marker: Option<&str>, what: &str, wrong: &mut Vec<String>) {
+/// Checks that the lines logged for one input name its outcome, and a rejection its reason and
+/// the task ARN the input carries, if any (what an operator greps the logs and the DLQ for).
+fn check_log(
+    logs: &str,
+    marker: Option<&str>,
+    task_arn: Option<&str>,
+    what: &str,
+    wrong: &mut Vec<String>,
+) {
     let Some(marker) = marker else { return };
     let line = logs.lines().find(|line| line.contains(marker));
     match line {
         None => wrong.push(format!("{what}: no log line with {marker}:\n{logs}")),
         Some(line) if marker.contains("rejected") && !line.contains(r#""error":"#) => {
             wrong.push(format!("{what}: the rejection does not say why: {line}"))
+        }
+        Some(line) if marker.contains("rejected") => {
+            if let Some(arn) = task_arn {
+                if !line.contains(&format!(r#""task_arn":"{arn}""#)) {
+                    wrong.push(format!("{what}: the rejection does not name {arn}: {line}"));
+                }
+            }
         }
         Some(_) => {}
     }
@@ -165,6 +179,12 @@ async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panic
             wrong.push(format!("{file}: no row in tests/bad-input/README.md"));
             continue;
         };
+        // A plain ARN the rejection's log line must carry (the corpus's over-long one is cut there).
+        let task_arn = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["detail"]["taskArn"].as_str().map(str::to_owned))
+            .filter(|arn| arn.starts_with("arn:") && arn.len() < 600 && arn.is_ascii());
+        let task_arn = task_arn.as_deref();
         logs.take();
         let got = outcome(&direct, &text).await;
         if &got != as_direct {
@@ -172,7 +192,8 @@ async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panic
                 "{file} direct: documented {as_direct:?}, got {got:?}"
             ));
         }
-        check_log(&logs.take(), log_marker(as_direct, false), file, &mut wrong);
+        let marker = log_marker(as_direct, false);
+        check_log(&logs.take(), marker, task_arn, file, &mut wrong);
         if as_record != "n/a" {
             let got = outcome(&queued, &sqs_batch(&[text]).to_string()).await;
             if &got != as_record {
@@ -181,7 +202,8 @@ async fn every_bad_input_gets_its_documented_outcome_and_log_line_and_none_panic
                 ));
             }
             let what = format!("{file} as SQS body");
-            check_log(&logs.take(), log_marker(as_direct, true), &what, &mut wrong);
+            let marker = log_marker(as_direct, true);
+            check_log(&logs.take(), marker, task_arn, &what, &mut wrong);
         }
     }
     for file in documented.keys() {
