@@ -71,6 +71,10 @@ def iso_s(time):
 # ---------------------------------------------------------------------------------------------
 
 
+# As template.yaml: index entries carry the keys and what window queries filter on (INDEX_PROJECTED).
+INDEX_PROJECTION = {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["lastStatus", "stopCode"]}
+
+
 def create_table(dynamodb, table):
     existing = dynamodb.list_tables()["TableNames"]
     if table in existing:
@@ -93,7 +97,7 @@ def create_table(dynamodb, table):
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": INDEX_PROJECTION,
             },
             {
                 "IndexName": "byService",
@@ -101,7 +105,7 @@ def create_table(dynamodb, table):
                     {"AttributeName": "gsi2pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": INDEX_PROJECTION,
             },
         ],
     )

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness, LIFECYCLE};
+use ecs_task_history::dynamodb::keys::INDEX_PROJECTED;
 use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::enrich::EnrichMode;
@@ -498,4 +499,32 @@ async fn the_template_grants_every_operation_the_function_makes() {
             "template.yaml does not allow {action}"
         );
     }
+}
+
+/// The table's schema is written out three times: template.yaml (production), tests/common (these
+/// tests) and scripts/demo_setup.py (demo and bench). Their indexes must project the same attributes
+/// as the code expects, or readers would find them missing only once deployed.
+#[test]
+fn every_copy_of_the_schema_projects_the_attributes_the_readers_filter_on() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).expect(path);
+    let template = read("template.yaml");
+    let yaml_list = format!("NonKeyAttributes: [{}]", INDEX_PROJECTED.join(", "));
+    assert_eq!(template.matches("ProjectionType: INCLUDE").count(), 2);
+    assert_eq!(template.matches(&yaml_list).count(), 2, "{yaml_list}");
+    assert!(!template.contains("ProjectionType: ALL"));
+    let python_list = INDEX_PROJECTED
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let script = read("scripts/demo_setup.py");
+    let python = format!(
+        "INDEX_PROJECTION = {{\"ProjectionType\": \"INCLUDE\", \"NonKeyAttributes\": [{python_list}]}}"
+    );
+    assert!(script.contains(&python), "{python}");
+    assert_eq!(
+        script.matches("\"Projection\": INDEX_PROJECTION").count(),
+        2
+    );
 }

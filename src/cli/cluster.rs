@@ -1,7 +1,7 @@
 //! `cluster`: tasks of a cluster (or service) that changed in a window, newest first, from the
 //! sharded byCluster / byService index (README access patterns 4–6); `--failed` adds a summary.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
@@ -12,8 +12,8 @@ use super::output::{clip, status_colour, Colour, Style};
 use super::table::Table;
 use super::{args::ClusterArgs, resolve, timespec, Context, Format};
 use crate::dynamodb::items::Item;
-use crate::dynamodb::keys::iso_time;
-use crate::dynamodb::query::{HistoryReader, Scope, WindowFilter};
+use crate::dynamodb::keys::{iso_time, task_arn_of, version_of};
+use crate::dynamodb::query::{item_key, HistoryReader, Scope, WindowFilter};
 use crate::dynamodb::records::{history_from_item, item_to_json};
 use crate::enums::{StopCode, TaskStatus};
 use crate::history::{last_segment, HistoryRecord};
@@ -113,8 +113,23 @@ pub async fn run(
             cluster_arn: cluster_arn.clone(),
         },
     };
-    let items = reader.window(&scope, from, to, &filter).await?;
-    let mut rows = newest_per_task(items);
+    let entries = reader.window(&scope, from, to, &filter).await?;
+    let newest = newest_per_task(&entries);
+    let keys: Vec<(String, String)> = newest.iter().map(|(key, _)| key.clone()).collect();
+    let records = reader.records(&keys).await?;
+    let mut rows: Vec<Row> = newest
+        .into_iter()
+        .zip(records)
+        .filter_map(|((_, changes), item)| {
+            let item = item?;
+            let record = history_from_item(&item).ok()?;
+            Some(Row {
+                item,
+                record,
+                changes,
+            })
+        })
+        .collect();
     if args.failed {
         rows.retain(|row| is_failed(&row.record));
     }
@@ -128,27 +143,27 @@ pub async fn run(
     show(context.style, &window, &rows, out).map_err(|err| CliError::io("writing the output", err))
 }
 
-/// Items arrive newest first; the first one seen of each task is its newest in the window.
-fn newest_per_task(items: Vec<Item>) -> Vec<Row> {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+/// Entries arrive newest first; the first one seen of each task is its newest in the window. Gives
+/// that entry's key and the number of the task's changes in the window, newest task first.
+fn newest_per_task(entries: &[Item]) -> Vec<((String, String), usize)> {
+    let mut rows: Vec<((String, String), usize)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     let mut seen = HashSet::new();
-    for item in items {
-        let Ok(record) = history_from_item(&item) else {
+    for entry in entries {
+        let Some((pk, sk)) = item_key(entry) else {
             continue;
         };
-        if !seen.insert((record.task_arn.clone(), record.version)) {
+        let (Some(task_arn), Some(version)) = (task_arn_of(pk), version_of(sk)) else {
+            continue;
+        };
+        if !seen.insert((task_arn, version)) {
             continue;
         }
-        match index.get(&record.task_arn) {
-            Some(&position) => rows[position].changes += 1,
+        match index.get(task_arn) {
+            Some(&position) => rows[position].1 += 1,
             None => {
-                index.insert(record.task_arn.clone(), rows.len());
-                rows.push(Row {
-                    item,
-                    record,
-                    changes: 1,
-                });
+                index.insert(task_arn, rows.len());
+                rows.push(((pk.to_owned(), sk.to_owned()), 1));
             }
         }
     }
@@ -333,4 +348,47 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
         text.push_str(&table.render());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dynamodb::keys::{history_sk, task_pk};
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn entry(task: &str, version: u64) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), AttributeValue::S(task_pk(task))),
+            ("sk".to_owned(), AttributeValue::S(history_sk(version))),
+            ("lastStatus".to_owned(), AttributeValue::S("RUNNING".into())),
+        ])
+    }
+
+    #[test]
+    fn the_newest_entry_of_each_task_is_kept_and_its_changes_counted_once_each() {
+        // Newest first, as the window query returns them; the same entry twice (two shards can
+        // never hold one, but a reader must not count it twice) and one entry without keys.
+        let entries = vec![
+            entry("b", 5),
+            entry("a", 8),
+            entry("b", 4),
+            entry("b", 4),
+            HashMap::new(),
+            entry("a", 7),
+            entry("c", 1),
+        ];
+        let rows = newest_per_task(&entries);
+        let got: Vec<(&str, &str, usize)> = rows
+            .iter()
+            .map(|((pk, sk), changes)| (pk.as_str(), sk.as_str(), *changes))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("TASK#b", "V#0000000005", 2),
+                ("TASK#a", "V#0000000008", 2),
+                ("TASK#c", "V#0000000001", 1),
+            ]
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The DynamoDB adapter of [`TaskStore`]: batched snapshot reads, batched fresh-history writes and
 //! conditional, idempotent single writes.
 
+pub mod batch_get;
 pub mod items;
 pub mod keys;
 pub mod query;
@@ -8,12 +9,11 @@ pub mod records;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
+    AttributeValue, ConsumedCapacity, PutRequest, ReturnConsumedCapacity,
     ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
@@ -24,18 +24,14 @@ use crate::aws_error::concise;
 use crate::history::{HistoryRecord, Snapshot};
 use crate::store::{Advance, Inserted, StoreError, TaskStore};
 use crate::usage::Usage;
+use batch_get::{backoff, batch_get, BatchGetError, MAX_KEYS_PER_BATCH_GET, UNPROCESSED_ROUNDS};
 use items::{history_item, snapshot_from_item, snapshot_item, Item};
 use keys::{task_pk, SNAPSHOT_SK};
 
-/// BatchGetItem reads at most this many keys per request.
-const MAX_KEYS_PER_BATCH_GET: usize = 100;
 /// BatchWriteItem writes at most this many items per request.
 const MAX_ITEMS_PER_BATCH_WRITE: usize = 25;
 /// BatchWriteItem requests of one call in flight at once.
 const BATCH_WRITE_CONCURRENCY: usize = 4;
-/// Rounds of re-asking for `UnprocessedKeys` / `UnprocessedItems` before the affected events are
-/// failed (and retried by their source).
-const UNPROCESSED_ROUNDS: u32 = 8;
 
 pub struct DynamoStore {
     client: Client,
@@ -91,41 +87,15 @@ impl DynamoStore {
                 ])
             })
             .collect();
-        let mut request = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(true)
-            .build()
-            .map_err(|err| store_error("BatchGetItem", err.to_string(), false))?;
-        let mut found = Vec::with_capacity(task_arns.len());
-        for round in 0..UNPROCESSED_ROUNDS {
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|err| sdk_error("BatchGetItem", &err))?;
-            self.count_capacity(output.consumed_capacity(), false);
-            if let Some(mut responses) = output.responses {
-                found.extend(responses.remove(&self.table).unwrap_or_default());
-            }
-            match output
-                .unprocessed_keys
-                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
-            {
-                Some(rest) if !rest.keys.is_empty() => {
-                    request = rest;
-                    tokio::time::sleep(backoff(round)).await;
-                }
-                _ => return Ok(found),
-            }
-        }
-        Err(store_error(
-            "BatchGetItem",
-            format!("keys still unprocessed after {UNPROCESSED_ROUNDS} rounds"),
-            true,
-        ))
+        batch_get(&self.client, &self.table, keys, true, |consumed| {
+            self.count_capacity(consumed, false)
+        })
+        .await
+        .map_err(|err| match err {
+            BatchGetError::Sdk(err) => sdk_error("BatchGetItem", &err),
+            BatchGetError::Unprocessed => store_error("BatchGetItem", err.to_string(), true),
+            BatchGetError::Build(_) => store_error("BatchGetItem", err.to_string(), false),
+        })
     }
 
     /// A conditional PutItem; a failed condition is an answer, not an error: it carries the item
@@ -347,10 +317,6 @@ enum Put {
     Written,
     /// The condition failed; the item that failed it (empty if DynamoDB did not return it).
     Refused(Item),
-}
-
-fn backoff(round: u32) -> Duration {
-    Duration::from_millis(25u64 << round.min(6))
 }
 
 fn store_error(operation: &'static str, message: String, throttled: bool) -> StoreError {

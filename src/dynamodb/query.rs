@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
 
+use super::batch_get::{batch_get, BatchGetError, MAX_KEYS_PER_BATCH_GET};
 use super::items::Item;
 use super::keys::{
     cluster_index_pk, iso_time, service_index_pk, task_pk, CLUSTER_INDEX, GSI_SHARDS, SERVICE_INDEX,
@@ -35,6 +37,9 @@ pub enum QueryErrorKind {
     /// Anything else (network, throttling after retries, 5xx).
     Other,
 }
+
+/// BatchGetItem requests of one [`HistoryReader::records`] call in flight at once.
+const FETCH_CONCURRENCY: usize = 4;
 
 /// Which index a window query reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,8 +117,10 @@ impl HistoryReader {
             .await
     }
 
-    /// History records whose change happened in `[from, to]`, newest first, from every index shard
-    /// (README access patterns 4–6). The shards are queried concurrently.
+    /// Index entries of the changes that happened in `[from, to]`, newest first, from every index
+    /// shard (README access patterns 4–6), queried concurrently. An entry holds the keys and
+    /// [`INDEX_PROJECTED`](super::keys::INDEX_PROJECTED) only: [`Self::records`] fetches the
+    /// whole records worth showing.
     pub async fn window(
         &self,
         scope: &Scope,
@@ -166,6 +173,54 @@ impl HistoryReader {
         Ok(merged)
     }
 
+    /// Whole history records by key (`pk`, `sk`), one answer per key in the order given: `None` for
+    /// a record that is gone (expired by TTL since its index entry was read).
+    pub async fn records(
+        &self,
+        keys: &[(String, String)],
+    ) -> Result<Vec<Option<Item>>, QueryError> {
+        let mut unique = keys.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let requests = unique.chunks(MAX_KEYS_PER_BATCH_GET).map(|chunk| {
+            let keys = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    HashMap::from([
+                        ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                        ("sk".to_owned(), AttributeValue::S(sk.clone())),
+                    ])
+                })
+                .collect();
+            batch_get(&self.client, &self.table, keys, false, |_| {})
+        });
+        let answers: Vec<_> = stream::iter(requests)
+            .buffer_unordered(FETCH_CONCURRENCY)
+            .collect()
+            .await;
+        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(unique.len());
+        for answer in answers {
+            for item in answer.map_err(|err| self.batch_get_error(err))? {
+                if let Some((pk, sk)) = item_key(&item) {
+                    found.insert((pk.to_owned(), sk.to_owned()), item);
+                }
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    fn batch_get_error(&self, err: BatchGetError) -> QueryError {
+        match err {
+            BatchGetError::Sdk(err) => self.error("BatchGetItem", &err),
+            other => QueryError {
+                operation: "BatchGetItem",
+                table: self.table.clone(),
+                message: other.to_string(),
+                kind: QueryErrorKind::Other,
+            },
+        }
+    }
+
     async fn query_all(
         &self,
         index: Option<&str>,
@@ -211,6 +266,14 @@ impl HistoryReader {
             message: concise(err),
             kind: error_kind(err),
         }
+    }
+}
+
+/// An item's primary key, `(pk, sk)`.
+pub fn item_key(item: &Item) -> Option<(&str, &str)> {
+    match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk, sk)),
+        _ => None,
     }
 }
 

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use ecs_task_history::describe::{DescribeError, Description, TaskDescriber};
-use ecs_task_history::dynamodb::keys::{task_pk, CLUSTER_INDEX, SERVICE_INDEX};
+use ecs_task_history::dynamodb::keys::{task_pk, CLUSTER_INDEX, INDEX_PROJECTED, SERVICE_INDEX};
 use ecs_task_history::dynamodb::DynamoStore;
 use ecs_task_history::ecs::EcsDescriber;
 use ecs_task_history::pipeline::{Pipeline, Settings};
@@ -109,7 +109,10 @@ pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
             .key_schema(key(sk, KeyType::Range))
             .projection(
                 Projection::builder()
-                    .projection_type(ProjectionType::All)
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        INDEX_PROJECTED.iter().map(|a| a.to_string()).collect(),
+                    ))
                     .build(),
             )
             .build()
