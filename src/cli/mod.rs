@@ -32,7 +32,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// The history table, which every command but `backfill --dry-run` needs.
+    /// The history table, or a usage error saying where to give it.
     pub fn table(&self) -> Result<&str, CliError> {
         self.table.as_deref().ok_or_else(|| {
             CliError::new(
@@ -85,11 +85,20 @@ pub fn main() -> ExitCode {
 
 /// Library logs (one line per decision) go to stderr, and only when asked for with RUST_LOG.
 fn init_logs() {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .try_init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let Ok(rust_log) = std::env::var("RUST_LOG") else {
+        return;
+    };
+    let (filter, problem) = crate::telemetry::log_filter(Some(&rust_log));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
     }
 }
 
@@ -145,7 +154,7 @@ async fn load_aws_config(cli: &Cli) -> Result<SdkConfig, CliError> {
         return Err(CliError::new(
             ErrorKind::Credentials,
             format!("no usable AWS credentials: {reason}"),
-            "set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or log in with `aws configure`",
+            "set AWS_PROFILE (or --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or log in with `aws sso login` / `aws configure`",
         ));
     }
     Ok(sdk)
