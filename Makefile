@@ -46,7 +46,7 @@ test-unit: ## Unit tests of the pure core (no emulator)
 test-integration: $(MOTO) ## Integration and end-to-end tests against moto (started by the tests on 127.0.0.1)
 	cargo test --test '*'
 
-soak: $(MOTO) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~13 min on 2 cores)
+soak: $(MOTO) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~7 min on 2 cores)
 	SOAK=1 cargo test --test faults -- --nocapture --test-threads 2
 
 FUZZ_CASES ?= 10000
