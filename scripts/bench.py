@@ -5,8 +5,9 @@ Lambda Runtime API, against moto through a local TLS front (so connections and h
 1. Requests per event: a replay of every task's lifecycle (2,000 tasks by default, running in moto with
    tags), shuffled, with 10 % duplicates, as SQS batches of 10 and of 100; as single EventBridge
    invocations, and with ENRICH=always and never, on the first 250 tasks. AWS requests are counted by
-   operation by moto's request recorder; write units are computed from the recorded items by DynamoDB's sizing rules (moto's
-   ReturnConsumedCapacity is a constant), and the function's own EMF metrics lines are summed too.
+   operation by moto's request recorder; write units are computed from the recorded items by DynamoDB's
+   sizing rules, index entries by the projection (moto's ReturnConsumedCapacity is a constant), and the
+   function's own EMF metrics lines are summed too.
 2. CPU per event of the pure core: the criterion bench `benches/core.rs` (run before this script).
 3. Handler CPU (user+sys of the process, /proc) per event during the replays, and peak RSS (VmHWM).
 4. Cold start: exec → first GET /next, median of N; the first invocation's duration with and without
