@@ -6,7 +6,7 @@ use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 /// `RUST_LOG` read as `level` or `target=level,…` directives, with `info` when it is unset. An
 /// unreadable value also gives `info`, and the reason to log once the logger is up. (`Targets`, not
@@ -27,15 +27,22 @@ pub fn log_filter(rust_log: Option<&str>) -> (Targets, Option<String>) {
 
 /// Installs the JSON subscriber; `RUST_LOG` picks the level (default `info`).
 pub fn init_json_logs() {
-    let (filter, problem) = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     let layer = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
-        .with_target(false)
-        .with_filter(filter);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+        .with_target(false);
+    install(layer, std::env::var("RUST_LOG").ok().as_deref());
+}
+
+/// Installs `layer` as the process's subscriber, filtered by `rust_log` (see [`log_filter`]), and
+/// says so in a warning if `rust_log` could not be read.
+pub fn install<L: Layer<Registry> + Send + Sync>(layer: L, rust_log: Option<&str>) {
+    let (filter, problem) = log_filter(rust_log);
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init();
     if let Some(problem) = problem {
         tracing::warn!("{problem}");
     }

@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use tracing::{debug, info};
+
+use crate::dynamodb::items::key;
 
 /// Longest the warm-up may hold up init.
 pub const WARM_UP_BUDGET: Duration = Duration::from_millis(1500);
@@ -22,13 +24,7 @@ pub async fn warm_connections(
     let started = Instant::now();
     let dynamodb_request = async {
         let key = KeysAndAttributes::builder()
-            .keys(
-                [
-                    ("pk".to_owned(), AttributeValue::S("WARM-UP".into())),
-                    ("sk".to_owned(), AttributeValue::S("WARM-UP".into())),
-                ]
-                .into(),
-            )
+            .keys(key("WARM-UP", "WARM-UP"))
             .build();
         match key {
             Ok(key) => {

@@ -11,9 +11,9 @@ use super::error::{CliError, ErrorKind};
 use super::output::{clip, status_colour, Colour, Style};
 use super::table::Table;
 use super::{args::ClusterArgs, resolve, timespec, Context, Format};
-use crate::dynamodb::items::Item;
+use crate::dynamodb::items::{item_key, Item};
 use crate::dynamodb::keys::{iso_time, task_arn_of, version_of};
-use crate::dynamodb::query::{item_key, HistoryReader, Scope, WindowFilter};
+use crate::dynamodb::query::{HistoryReader, Scope, WindowFilter};
 use crate::dynamodb::records::{history_from_item, item_to_json};
 use crate::enums::{StopCode, TaskStatus};
 use crate::history::{last_segment, HistoryRecord};
@@ -114,13 +114,13 @@ pub async fn run(
         },
     };
     let entries = reader.window(&scope, from, to, &filter).await?;
-    let newest = newest_per_task(&entries);
-    let keys: Vec<(String, String)> = newest.iter().map(|(key, _)| key.clone()).collect();
+    let (keys, changes): (Vec<(String, String)>, Vec<usize>) =
+        newest_per_task(&entries).into_iter().unzip();
     let records = reader.records(&keys).await?;
-    let mut rows: Vec<Row> = newest
+    let mut rows: Vec<Row> = changes
         .into_iter()
         .zip(records)
-        .filter_map(|((_, changes), item)| {
+        .filter_map(|(changes, item)| {
             let item = item?;
             let record = history_from_item(&item).ok()?;
             Some(Row {
@@ -353,15 +353,14 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dynamodb::items::key;
     use crate::dynamodb::keys::{history_sk, task_pk};
     use aws_sdk_dynamodb::types::AttributeValue;
 
     fn entry(task: &str, version: u64) -> Item {
-        HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(task_pk(task))),
-            ("sk".to_owned(), AttributeValue::S(history_sk(version))),
-            ("lastStatus".to_owned(), AttributeValue::S("RUNNING".into())),
-        ])
+        let mut entry = key(task_pk(task), history_sk(version));
+        entry.insert("lastStatus".to_owned(), AttributeValue::S("RUNNING".into()));
+        entry
     }
 
     #[test]

@@ -85,20 +85,9 @@ pub fn main() -> ExitCode {
 
 /// Library logs (one line per decision) go to stderr, and only when asked for with RUST_LOG.
 fn init_logs() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-
-    let Ok(rust_log) = std::env::var("RUST_LOG") else {
-        return;
-    };
-    let (filter, problem) = crate::telemetry::log_filter(Some(&rust_log));
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
-    if let Some(problem) = problem {
-        tracing::warn!("{problem}");
+    if let Ok(rust_log) = std::env::var("RUST_LOG") {
+        let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+        crate::telemetry::install(layer, Some(&rust_log));
     }
 }
 

@@ -13,6 +13,22 @@ use crate::history::{ContainerRecord, HistoryRecord, Snapshot, TagSource};
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// The primary key of an item, as GetItem / BatchGetItem take it.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk.into())),
+        ("sk".to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+/// An item's primary key, `(pk, sk)`.
+pub fn item_key(item: &Item) -> Option<(&str, &str)> {
+    match (item.get("pk"), item.get("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk, sk)),
+        _ => None,
+    }
+}
+
 /// DynamoDB's limit on one item: attribute names and values, in bytes.
 pub const DYNAMODB_ITEM_LIMIT: usize = 400 * 1024;
 /// History items are kept to a quarter of [`DYNAMODB_ITEM_LIMIT`] (see [`history_item`]), so a

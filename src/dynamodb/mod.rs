@@ -25,7 +25,7 @@ use crate::history::{HistoryRecord, Snapshot};
 use crate::store::{Advance, Inserted, StoreError, TaskStore};
 use crate::usage::Usage;
 use batch_get::{backoff, batch_get, BatchGetError, MAX_KEYS_PER_BATCH_GET, UNPROCESSED_ROUNDS};
-use items::{history_item, snapshot_from_item, snapshot_item, Item};
+use items::{history_item, key, snapshot_from_item, snapshot_item, Item};
 use keys::{task_pk, SNAPSHOT_SK};
 
 /// BatchWriteItem writes at most this many items per request.
@@ -80,12 +80,7 @@ impl DynamoStore {
     async fn get_batch(&self, task_arns: &[&str]) -> Result<Vec<Item>, StoreError> {
         let keys: Vec<Item> = task_arns
             .iter()
-            .map(|task_arn| {
-                HashMap::from([
-                    ("pk".to_owned(), AttributeValue::S(task_pk(task_arn))),
-                    ("sk".to_owned(), AttributeValue::S(SNAPSHOT_SK.to_owned())),
-                ])
-            })
+            .map(|task_arn| key(task_pk(task_arn), SNAPSHOT_SK))
             .collect();
         batch_get(&self.client, &self.table, keys, true, |consumed| {
             self.count_capacity(consumed, false)

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 
 use super::batch_get::{batch_get, BatchGetError, MAX_KEYS_PER_BATCH_GET};
-use super::items::Item;
+use super::items::{item_key, key, Item};
 use super::keys::{
     cluster_index_pk, iso_time, service_index_pk, task_pk, CLUSTER_INDEX, GSI_SHARDS, SERVICE_INDEX,
 };
@@ -183,15 +183,7 @@ impl HistoryReader {
         unique.sort_unstable();
         unique.dedup();
         let requests = unique.chunks(MAX_KEYS_PER_BATCH_GET).map(|chunk| {
-            let keys = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    HashMap::from([
-                        ("pk".to_owned(), AttributeValue::S(pk.clone())),
-                        ("sk".to_owned(), AttributeValue::S(sk.clone())),
-                    ])
-                })
-                .collect();
+            let keys = chunk.iter().map(|(pk, sk)| key(pk, sk)).collect();
             batch_get(&self.client, &self.table, keys, false, |_| {})
         });
         let answers: Vec<_> = stream::iter(requests)
@@ -266,14 +258,6 @@ impl HistoryReader {
             message: concise(err),
             kind: error_kind(err),
         }
-    }
-}
-
-/// An item's primary key, `(pk, sk)`.
-pub fn item_key(item: &Item) -> Option<(&str, &str)> {
-    match (item.get("pk"), item.get("sk")) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some((pk, sk)),
-        _ => None,
     }
 }
 
