@@ -1,8 +1,12 @@
 //! Runtime configuration from environment variables, read once at cold start.
 
-use crate::enrich::EnrichMode;
-use crate::metrics::MetricsTarget;
+use crate::aws::accounts::EcsSettings;
+use crate::core::enrich::EnrichMode;
+use crate::lambda::metrics::MetricsTarget;
 use crate::pipeline::Settings;
+
+/// SDK attempts per AWS call unless `AWS_MAX_ATTEMPTS` says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -28,10 +32,12 @@ pub struct Config {
     pub max_attempts: u32,
     /// `ENRICH` (default `new-tasks`): `always`, `new-tasks` or `never`.
     pub enrich: EnrichMode,
-    /// `DESCRIBE_TASKS_PER_SECOND` (default 5; 0 = unlimited): this instance's DescribeTasks rate.
-    pub describe_tasks_per_second: f64,
-    /// `DESCRIBE_TASKS_BURST` (default 10): calls allowed at once before the rate applies.
-    pub describe_tasks_burst: u32,
+    /// How ECS is reached: `DESCRIBE_TASKS_PER_SECOND` (default 5 per account and region; 0 =
+    /// unlimited), `DESCRIBE_TASKS_BURST` (default 10), `ACCOUNT_ID`, `MEMBER_ROLE_NAME`,
+    /// `MEMBER_ROLE_EXTERNAL_ID`.
+    pub ecs: EcsSettings,
+    /// `RECONCILE_CLUSTERS`: what a scheduled event reconciles (names, ARNs, `*`); empty: nothing.
+    pub reconcile_clusters: Vec<String>,
     /// `METRICS_NAMESPACE` (default `EcsTaskHistory`; empty = no metrics lines), with the
     /// `AWS_LAMBDA_FUNCTION_NAME` dimension.
     pub metrics: Option<MetricsTarget>,
@@ -53,7 +59,7 @@ impl Config {
             table_name,
             retention_days: number(&lookup, "RETENTION_DAYS", 90, 1..=36_500)?,
             task_concurrency: number(&lookup, "TASK_CONCURRENCY", 16, 1..=256)?,
-            max_attempts: number(&lookup, "AWS_MAX_ATTEMPTS", 5, 1..=20)?,
+            max_attempts: number(&lookup, "AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1..=20)?,
             enrich: match lookup("ENRICH") {
                 None => EnrichMode::default(),
                 Some(value) => EnrichMode::parse(&value).ok_or(ConfigError::Invalid {
@@ -62,13 +68,19 @@ impl Config {
                     expected: "always, new-tasks or never",
                 })?,
             },
-            describe_tasks_per_second: number(
-                &lookup,
-                "DESCRIBE_TASKS_PER_SECOND",
-                5.0,
-                0.0..=1000.0,
-            )?,
-            describe_tasks_burst: number(&lookup, "DESCRIBE_TASKS_BURST", 10, 1..=1000)?,
+            ecs: EcsSettings {
+                describe_tasks_per_second: number(
+                    &lookup,
+                    "DESCRIBE_TASKS_PER_SECOND",
+                    5.0,
+                    0.0..=1000.0,
+                )?,
+                describe_tasks_burst: number(&lookup, "DESCRIBE_TASKS_BURST", 10, 1..=1000)?,
+                home_account: text(&lookup, "ACCOUNT_ID"),
+                member_role: text(&lookup, "MEMBER_ROLE_NAME"),
+                external_id: text(&lookup, "MEMBER_ROLE_EXTERNAL_ID"),
+            },
+            reconcile_clusters: parse_list(&lookup("RECONCILE_CLUSTERS").unwrap_or_default()),
             metrics: match lookup("METRICS_NAMESPACE") {
                 Some(namespace) if namespace.trim().is_empty() => None,
                 namespace => Some(MetricsTarget {
@@ -81,6 +93,16 @@ impl Config {
         })
     }
 
+    /// `AWS_MAX_ATTEMPTS` alone: the CLI needs it before it knows whether a command needs the rest.
+    pub fn max_attempts_from_env() -> Result<u32, ConfigError> {
+        number(
+            &|name: &str| std::env::var(name).ok(),
+            "AWS_MAX_ATTEMPTS",
+            DEFAULT_MAX_ATTEMPTS,
+            1..=20,
+        )
+    }
+
     pub fn settings(&self) -> Settings {
         Settings {
             retention_days: self.retention_days,
@@ -88,6 +110,23 @@ impl Config {
             enrich: self.enrich,
         }
     }
+}
+
+/// A setting that may be unset or empty (both mean "not given").
+fn text(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A list setting: names or ARNs separated by commas or white space.
+pub fn parse_list(value: &str) -> Vec<String> {
+    value
+        .split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn number<T>(
@@ -162,8 +201,10 @@ mod tests {
         assert_eq!(config.task_concurrency, 16);
         assert_eq!(config.max_attempts, 5);
         assert_eq!(config.enrich, EnrichMode::NewTasks);
-        assert_eq!(config.describe_tasks_per_second, 5.0);
-        assert_eq!(config.describe_tasks_burst, 10);
+        assert_eq!(config.ecs.describe_tasks_per_second, 5.0);
+        assert_eq!(config.ecs.describe_tasks_burst, 10);
+        assert_eq!(config.ecs.member_role, None);
+        assert!(config.reconcile_clusters.is_empty());
         assert!(config.warm_connections);
         assert_eq!(
             config.metrics,
@@ -202,7 +243,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.enrich, EnrichMode::Always);
-        assert_eq!(config.describe_tasks_per_second, 0.5);
+        assert_eq!(config.ecs.describe_tasks_per_second, 0.5);
         assert!(matches!(
             super::tests::config(&[("TABLE_NAME", "h"), ("ENRICH", "often")]),
             Err(ConfigError::Invalid { name: "ENRICH", .. })
@@ -214,6 +255,27 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn member_accounts_and_reconciled_clusters_are_read() {
+        let config = config(&[
+            ("TABLE_NAME", "h"),
+            ("ACCOUNT_ID", "111111111111"),
+            ("MEMBER_ROLE_NAME", "ecs-task-history-reader"),
+            ("MEMBER_ROLE_EXTERNAL_ID", " "),
+            ("RECONCILE_CLUSTERS", " a, b  arn:x:cluster/c,"),
+        ])
+        .unwrap();
+        assert_eq!(config.ecs.home_account.as_deref(), Some("111111111111"));
+        assert_eq!(
+            config.ecs.member_role.as_deref(),
+            Some("ecs-task-history-reader")
+        );
+        assert_eq!(config.ecs.external_id, None, "blank means unset");
+        assert_eq!(config.reconcile_clusters, vec!["a", "b", "arn:x:cluster/c"]);
+        assert!(parse_list("").is_empty());
+        assert_eq!(parse_list("*"), vec!["*"]);
     }
 
     #[test]

@@ -1,45 +1,41 @@
-//! The one orchestration every entry point uses: load snapshots → classify → enrich → write → outcomes.
+//! The one orchestration every entry point uses (the Lambda handler, `replay`, `backfill`, the
+//! scheduled reconciliation and the benchmark): inputs in, one typed outcome per input out.
+//! read → load snapshots → classify → enrich → write history → advance snapshots.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-use crate::classify::{classify_batch, Class, TaskEvents};
-use crate::describe::{TaskDescriber, MAX_TASKS_PER_CALL};
-use crate::enrich::{should_describe, EnrichMode};
-use crate::event::TaskEvent;
-use crate::history::{normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags};
-use crate::store::{Advance, Inserted, StoreError, TaskStore};
+use crate::core::arn::Arn;
+use crate::core::classify::{classify_batch, Class, TaskEvents};
+use crate::core::enrich::{should_describe, EnrichMode};
+use crate::core::event::{parse_event, Parsed, TaskEvent};
+use crate::core::history::{normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags};
+use crate::core::outcome::Outcome;
+use crate::core::rejected::identify;
+use crate::ports::{
+    Inserted, ServiceError, SnapshotWrite, TaskDescriber, TaskStore, MAX_TASKS_PER_CALL,
+};
 
-/// What happened to one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Recorded and the task's snapshot moved forward (`enriched`: DescribeTasks knew the task).
-    Fresh { enriched: bool },
-    /// Already recorded: nothing written.
-    Duplicate,
-    /// Older than the snapshot; `gap_filled` when its missing history record was written now.
-    Stale { gap_filled: bool },
-    /// Not recorded because a dependency failed; delivering it again is safe and will record it.
-    Failed { reason: String },
-}
-
-impl Outcome {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Fresh { .. } => "fresh",
-            Self::Duplicate => "duplicate",
-            Self::Stale { gap_filled: true } => "gap_filled",
-            Self::Stale { gap_filled: false } => "stale",
-            Self::Failed { .. } => "failed",
-        }
-    }
-
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Self::Failed { .. })
-    }
+/// One thing to record.
+#[derive(Clone, Debug)]
+pub enum Input<'a> {
+    /// A raw EventBridge event: an SQS record's body, a direct invocation's payload, a saved file.
+    /// `source` names it in log lines (an SQS message id, a file and line).
+    Body {
+        source: Option<&'a str>,
+        text: &'a str,
+    },
+    /// An event already read.
+    Event(Box<TaskEvent>),
+    /// A task ECS described just now (reconciliation): its state change, and the tags of the same
+    /// answer, so it is not described again.
+    Described {
+        event: Box<TaskEvent>,
+        tags: BTreeMap<String, String>,
+    },
 }
 
 /// Tunables that are not part of the data model.
@@ -67,15 +63,35 @@ impl Default for Settings {
 enum Enrichment {
     Tags(BTreeMap<String, String>),
     Missing,
-    /// DescribeTasks failed for this task for another reason than MISSING: not known to be gone.
+    /// Not described for another reason (a failure other than MISSING, an unreachable account):
+    /// not known to be gone.
     Unavailable,
-    Failed(String),
+    Failed(ServiceError),
 }
 
 pub struct Pipeline<D, S> {
     describer: D,
     store: S,
     settings: Settings,
+}
+
+/// A batch once classified and enriched: what planning its writes reads.
+struct Batch<'a> {
+    events: &'a [TaskEvent],
+    snapshots: &'a HashMap<String, Snapshot>,
+    enrichment: &'a HashMap<String, Enrichment>,
+    received_at: DateTime<Utc>,
+}
+
+/// One task's share of a batch, between classification and the writes.
+struct TaskWork<'a> {
+    snapshot: Option<&'a Snapshot>,
+    /// DescribeTasks answered MISSING for the task in this batch.
+    ecs_missing: bool,
+    /// Stale events and their records, to write only if absent.
+    late: Vec<(usize, HistoryRecord)>,
+    /// Fresh events: (event index, index into the batch's fresh records, enriched).
+    fresh: Vec<(usize, usize, bool)>,
 }
 
 impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
@@ -87,33 +103,74 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         }
     }
 
+    pub fn describer(&self) -> &D {
+        &self.describer
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }
 
-    /// Processes a batch of task events; returns one outcome per event, in input order.
-    pub async fn process(&self, events: &[TaskEvent], received_at: DateTime<Utc>) -> Vec<Outcome> {
+    /// Records what `inputs` hold; one outcome per input, in order, each also logged as one line.
+    pub async fn process(&self, inputs: Vec<Input<'_>>) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; inputs.len()];
+        let mut events = Vec::with_capacity(inputs.len());
+        let mut owners = Vec::with_capacity(inputs.len());
+        let mut known_tags = HashMap::new();
+        for (position, input) in inputs.into_iter().enumerate() {
+            let event = match input {
+                Input::Body { source, text } => match read_body(source, text) {
+                    Ok(event) => event,
+                    Err(outcome) => {
+                        outcomes[position] = Some(outcome);
+                        continue;
+                    }
+                },
+                Input::Event(event) => *event,
+                Input::Described { event, tags } => {
+                    known_tags.insert(event.detail.task_arn.clone(), tags);
+                    *event
+                }
+            };
+            events.push(event);
+            owners.push(position);
+        }
+        let recorded = self.record(&events, known_tags, Utc::now()).await;
+        for ((event, outcome), position) in events.iter().zip(recorded).zip(owners) {
+            log_outcome(event, &outcome);
+            outcomes[position] = Some(outcome);
+        }
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| Outcome::Failed {
+                    reason: "internal: input left unprocessed".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a batch of task events; one outcome per event, in order.
+    async fn record(
+        &self,
+        events: &[TaskEvent],
+        known_tags: HashMap<String, BTreeMap<String, String>>,
+        received_at: DateTime<Utc>,
+    ) -> Vec<Outcome> {
         if events.is_empty() {
             return Vec::new();
         }
         let mut task_arns: Vec<&str> = events.iter().map(|e| e.detail.task_arn.as_str()).collect();
         task_arns.sort_unstable();
         task_arns.dedup();
-
         let snapshots = match self.store.load_snapshots(&task_arns).await {
             Ok(snapshots) => snapshots,
             Err(err) => {
                 warn!(error = %err, events = events.len(), "snapshot load failed; the whole batch will be retried");
-                let reason = err.to_string();
-                return events
-                    .iter()
-                    .map(|_| Outcome::Failed {
-                        reason: reason.clone(),
-                    })
-                    .collect();
+                let outcome = outcome_of(&err);
+                return vec![outcome; events.len()];
             }
         };
-
         let plan = classify_batch(
             events
                 .iter()
@@ -121,45 +178,20 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 .map(|(index, e)| (index, e.detail.task_arn.as_str(), e.detail.version)),
             |task_arn| snapshots.get(task_arn).map(|snapshot| snapshot.version),
         );
-        let enrichment = self.enrich(events, &plan, &snapshots).await;
+        let enrichment = self.enrich(events, &plan, &snapshots, known_tags).await;
+        let batch = Batch {
+            events,
+            snapshots: &snapshots,
+            enrichment: &enrichment,
+            received_at,
+        };
 
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
-        let mut fresh_records: Vec<HistoryRecord> = Vec::new();
-        let mut work: Vec<TaskWork> = Vec::with_capacity(plan.len());
-        for task in &plan {
-            let snapshot = snapshots.get(task.task_arn);
-            let mut task_work = TaskWork {
-                snapshot,
-                ecs_missing: matches!(enrichment.get(task.task_arn), Some(Enrichment::Missing)),
-                late: Vec::new(),
-                fresh: Vec::new(),
-            };
-            for planned in &task.events {
-                let event = &events[planned.index];
-                match planned.class {
-                    Class::Duplicate => outcomes[planned.index] = Some(Outcome::Duplicate),
-                    Class::Stale => {
-                        let record = normalize(
-                            event,
-                            self.context(carried_tags(snapshot), true, received_at),
-                        );
-                        task_work.late.push((planned.index, record));
-                    }
-                    Class::Fresh => match fresh_tags(enrichment.get(task.task_arn), snapshot) {
-                        Err(reason) => outcomes[planned.index] = Some(Outcome::Failed { reason }),
-                        Ok(tags) => {
-                            let enriched = tags.enriched;
-                            let record = normalize(event, self.context(tags, false, received_at));
-                            task_work
-                                .fresh
-                                .push((planned.index, fresh_records.len(), enriched));
-                            fresh_records.push(record);
-                        }
-                    },
-                }
-            }
-            work.push(task_work);
-        }
+        let mut fresh_records = Vec::new();
+        let work: Vec<TaskWork> = plan
+            .iter()
+            .map(|task| self.plan_writes(&batch, task, &mut fresh_records, &mut outcomes))
+            .collect();
 
         // Every fresh record of the batch in as few requests as the store allows, and before any
         // snapshot moves: a snapshot may only reach a version whose history is stored, or a crash
@@ -169,26 +201,63 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         } else {
             self.store.put_fresh_history(&fresh_records).await
         };
-        let results: Vec<Vec<(usize, Outcome)>> = stream::iter(work.iter())
+        let finished: Vec<Vec<(usize, Outcome)>> = stream::iter(work.iter())
             .map(|task| self.finish_task(task, &fresh_records, &written))
             .buffer_unordered(self.settings.task_concurrency.max(1))
             .collect()
             .await;
-        for (index, outcome) in results.into_iter().flatten() {
+        for (index, outcome) in finished.into_iter().flatten() {
             outcomes[index] = Some(outcome);
         }
-        let outcomes: Vec<Outcome> = outcomes
+        outcomes
             .into_iter()
             .map(|outcome| {
                 outcome.unwrap_or_else(|| Outcome::Failed {
                     reason: "internal: event left unprocessed".into(),
                 })
             })
-            .collect();
-        for (event, outcome) in events.iter().zip(&outcomes) {
-            log_outcome(event, outcome);
+            .collect()
+    }
+
+    /// Decides what one task's events write: duplicates nothing, stale events their own record if
+    /// absent, fresh events their record (pushed onto the batch's `fresh_records`).
+    fn plan_writes<'a>(
+        &self,
+        batch: &Batch<'a>,
+        task: &TaskEvents<'_>,
+        fresh_records: &mut Vec<HistoryRecord>,
+        outcomes: &mut [Option<Outcome>],
+    ) -> TaskWork<'a> {
+        let (events, received_at) = (batch.events, batch.received_at);
+        let snapshot = batch.snapshots.get(task.task_arn);
+        let enriched = batch.enrichment.get(task.task_arn);
+        let mut work = TaskWork {
+            snapshot,
+            ecs_missing: matches!(enriched, Some(Enrichment::Missing)),
+            late: Vec::new(),
+            fresh: Vec::new(),
+        };
+        for planned in &task.events {
+            let event = &events[planned.index];
+            match planned.class {
+                Class::Duplicate => outcomes[planned.index] = Some(Outcome::Duplicate),
+                Class::Stale => {
+                    let context = self.context(carried_tags(snapshot), true, received_at);
+                    work.late.push((planned.index, normalize(event, context)));
+                }
+                Class::Fresh => match fresh_tags(enriched, snapshot) {
+                    Err(err) => outcomes[planned.index] = Some(outcome_of(&err)),
+                    Ok(tags) => {
+                        let is_enriched = tags.enriched;
+                        let context = self.context(tags, false, received_at);
+                        work.fresh
+                            .push((planned.index, fresh_records.len(), is_enriched));
+                        fresh_records.push(normalize(event, context));
+                    }
+                },
+            }
         }
-        outcomes
+        work
     }
 
     fn context(&self, tags: Tags, late_arrival: bool, received_at: DateTime<Utc>) -> RecordContext {
@@ -201,57 +270,82 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
     }
 
     /// One DescribeTasks call per cluster per up-to-100 tasks, for tasks with fresh events that the
-    /// enrichment mode says are worth describing; the others keep their snapshot's tags.
+    /// enrichment mode says are worth describing; the others keep their snapshot's tags. Tasks whose
+    /// tags came with their input (reconciliation) are not described again.
     async fn enrich(
         &self,
         events: &[TaskEvent],
         plan: &[TaskEvents<'_>],
         snapshots: &HashMap<String, Snapshot>,
+        known_tags: HashMap<String, BTreeMap<String, String>>,
     ) -> HashMap<String, Enrichment> {
+        let mut enrichment: HashMap<String, Enrichment> = known_tags
+            .into_iter()
+            .map(|(task_arn, tags)| (task_arn, Enrichment::Tags(tags)))
+            .collect();
         let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for task in plan {
-            if let Some(newest) = task.newest_fresh() {
-                let detail = &events[newest.index].detail;
-                let snapshot = snapshots.get(task.task_arn);
-                if !should_describe(self.settings.enrich, snapshot, detail.last_status.as_ref()) {
-                    continue;
-                }
-                by_cluster
-                    .entry(detail.cluster_arn.as_str())
-                    .or_default()
-                    .push(detail.task_arn.clone());
+            let Some(newest) = task.newest_fresh() else {
+                continue;
+            };
+            let detail = &events[newest.index].detail;
+            if enrichment.contains_key(task.task_arn)
+                || !should_describe(
+                    self.settings.enrich,
+                    snapshots.get(task.task_arn),
+                    detail.last_status.as_ref(),
+                )
+            {
+                continue;
             }
+            if !same_location(&detail.task_arn, &detail.cluster_arn) {
+                warn!(task_arn = %detail.task_arn, cluster_arn = %detail.cluster_arn, "task and cluster ARNs name different accounts or regions; recording it without describing it");
+                enrichment.insert(detail.task_arn.clone(), Enrichment::Unavailable);
+                continue;
+            }
+            by_cluster
+                .entry(detail.cluster_arn.as_str())
+                .or_default()
+                .push(detail.task_arn.clone());
         }
-        let mut enrichment = HashMap::new();
         for (cluster_arn, task_arns) in by_cluster {
             for chunk in task_arns.chunks(MAX_TASKS_PER_CALL) {
-                match self.describer.describe_tasks(cluster_arn, chunk).await {
-                    Ok(mut description) => {
-                        for task_arn in chunk {
-                            let entry = match description.tags.remove(task_arn) {
-                                Some(tags) => Enrichment::Tags(tags),
-                                None if description.unavailable.contains(task_arn) => {
-                                    Enrichment::Unavailable
-                                }
-                                None => Enrichment::Missing,
-                            };
-                            enrichment.insert(task_arn.clone(), entry);
-                        }
-                        if !description.missing.is_empty() || !description.unavailable.is_empty() {
-                            info!(cluster_arn, missing = description.missing.len(), unavailable = description.unavailable.len(), "DescribeTasks did not return some tasks; recording them from their events alone");
-                        }
-                    }
-                    Err(err) => {
-                        warn!(error = %err, cluster_arn, tasks = chunk.len(), "DescribeTasks failed; their fresh events will be retried");
-                        let reason = err.to_string();
-                        for task_arn in chunk {
-                            enrichment.insert(task_arn.clone(), Enrichment::Failed(reason.clone()));
-                        }
-                    }
-                }
+                self.describe_chunk(cluster_arn, chunk, &mut enrichment)
+                    .await;
             }
         }
         enrichment
+    }
+
+    async fn describe_chunk(
+        &self,
+        cluster_arn: &str,
+        chunk: &[String],
+        enrichment: &mut HashMap<String, Enrichment>,
+    ) {
+        match self.describer.describe_tasks(cluster_arn, chunk).await {
+            Ok(mut description) => {
+                for task_arn in chunk {
+                    let entry = match description.tasks.remove(task_arn) {
+                        Some(described) => Enrichment::Tags(described.tags),
+                        None if description.unavailable.contains(task_arn) => {
+                            Enrichment::Unavailable
+                        }
+                        None => Enrichment::Missing,
+                    };
+                    enrichment.insert(task_arn.clone(), entry);
+                }
+                if !description.missing.is_empty() || !description.unavailable.is_empty() {
+                    info!(cluster_arn, missing = description.missing.len(), unavailable = description.unavailable.len(), "DescribeTasks did not return some tasks; recording them from their events alone");
+                }
+            }
+            Err(err) => {
+                warn!(error = %err, cluster_arn, tasks = chunk.len(), "DescribeTasks failed; their fresh events will be retried");
+                for task_arn in chunk {
+                    enrichment.insert(task_arn.clone(), Enrichment::Failed(err.clone()));
+                }
+            }
+        }
     }
 
     /// Once the batch's fresh records are written: gap-fills the task's late events and advances
@@ -260,83 +354,134 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         &self,
         task: &TaskWork<'_>,
         fresh_records: &[HistoryRecord],
-        written: &[Result<(), StoreError>],
+        written: &[Result<(), ServiceError>],
     ) -> Vec<(usize, Outcome)> {
         let late = async {
             let mut outcomes = Vec::with_capacity(task.late.len());
             for (index, record) in &task.late {
-                let outcome = match self.store.put_history(record).await {
-                    Ok(inserted) => Outcome::Stale {
-                        gap_filled: inserted == Inserted::New,
-                    },
-                    Err(err) => Outcome::Failed {
-                        reason: err.to_string(),
-                    },
+                let outcome = match self.store.put_history_if_absent(record).await {
+                    Ok(Inserted::New) => Outcome::GapFilled,
+                    // A record in the way may be this very write, executed but its answer lost and
+                    // retried by the SDK; it cannot be told from an earlier delivery of the same
+                    // event, so both count as already recorded: the record is there either way.
+                    Ok(Inserted::AlreadyRecorded) => Outcome::Stale,
+                    Err(err) => outcome_of(&err),
                 };
                 outcomes.push((*index, outcome));
             }
             outcomes
         };
-
-        let fresh = async {
-            let mut outcomes = Vec::with_capacity(task.fresh.len());
-            let mut stored = Vec::with_capacity(task.fresh.len());
-            let mut newest = None;
-            for &(index, record_index, enriched) in &task.fresh {
-                match written.get(record_index) {
-                    Some(Ok(())) => {
-                        stored.push((index, enriched));
-                        newest = fresh_records.get(record_index);
-                    }
-                    Some(Err(err)) => outcomes.push((
-                        index,
-                        Outcome::Failed {
-                            reason: err.to_string(),
-                        },
-                    )),
-                    None => outcomes.push((
-                        index,
-                        Outcome::Failed {
-                            reason: "internal: the store returned no result for this record".into(),
-                        },
-                    )),
-                }
-            }
-            if let Some(record) = newest {
-                let mut next = Snapshot::from_record(record, task.snapshot);
-                next.ecs_missing |= task.ecs_missing;
-                let advance = self.store.advance_snapshot(&next).await;
-                for (index, enriched) in stored {
-                    let outcome = match &advance {
-                        Ok(Advance::Advanced) => Outcome::Fresh { enriched },
-                        // A concurrent invocation moved the task past this version first; its
-                        // record is stored all the same.
-                        Ok(Advance::Superseded) => Outcome::Stale { gap_filled: true },
-                        Err(err) => Outcome::Failed {
-                            reason: err.to_string(),
-                        },
-                    };
-                    outcomes.push((index, outcome));
-                }
-            }
-            outcomes
-        };
-
-        let (mut late, fresh) = futures::join!(late, fresh);
+        let (mut late, fresh) =
+            futures::join!(late, self.advance(task, fresh_records, written));
         late.extend(fresh);
         late
     }
+
+    /// Moves the task's snapshot to its newest fresh record that was stored, and decides what
+    /// each fresh event became from what the store found.
+    async fn advance(
+        &self,
+        task: &TaskWork<'_>,
+        fresh_records: &[HistoryRecord],
+        written: &[Result<(), ServiceError>],
+    ) -> Vec<(usize, Outcome)> {
+        let mut outcomes = Vec::with_capacity(task.fresh.len());
+        let mut stored = Vec::with_capacity(task.fresh.len());
+        let mut newest = None;
+        for &(index, record_index, enriched) in &task.fresh {
+            match written.get(record_index) {
+                Some(Ok(())) => {
+                    stored.push((index, enriched));
+                    newest = fresh_records.get(record_index);
+                }
+                Some(Err(err)) => outcomes.push((index, outcome_of(err))),
+                None => outcomes.push((
+                    index,
+                    Outcome::Failed {
+                        reason: "internal: the store returned no result for this record".into(),
+                    },
+                )),
+            }
+        }
+        let Some(record) = newest else {
+            return outcomes;
+        };
+        let mut next = Snapshot::from_record(record, task.snapshot);
+        next.ecs_missing |= task.ecs_missing;
+        let advance = self.store.advance_snapshot(&next).await;
+        for (index, enriched) in stored {
+            let outcome = match &advance {
+                Ok(SnapshotWrite::Written) => Outcome::Fresh { enriched },
+                // Already at exactly this version: our own write whose answer was lost (then
+                // retried), or the same event written by a concurrent invocation. It advanced.
+                Ok(SnapshotWrite::Refused {
+                    stored_version: Some(version),
+                }) if *version == next.version => Outcome::Fresh { enriched },
+                // A concurrent invocation moved the task past this version first; this record is
+                // stored all the same.
+                Ok(SnapshotWrite::Refused { .. }) => Outcome::GapFilled,
+                Err(err) => outcome_of(err),
+            };
+            outcomes.push((index, outcome));
+        }
+        outcomes
+    }
 }
 
-/// One task's share of a batch, between classification and the writes.
-struct TaskWork<'a> {
-    snapshot: Option<&'a Snapshot>,
-    /// DescribeTasks answered MISSING for the task in this batch.
-    ecs_missing: bool,
-    /// Stale events and their records, to write only if absent.
-    late: Vec<(usize, HistoryRecord)>,
-    /// Fresh events: (event index, index into the batch's fresh records, enriched).
-    fresh: Vec<(usize, usize, bool)>,
+/// A body that is not a task event to record: its outcome, logged here (recorded events are
+/// logged once their outcome is known).
+fn read_body(source: Option<&str>, text: &str) -> Result<TaskEvent, Outcome> {
+    let source = source.unwrap_or("");
+    match parse_event(text) {
+        Ok(Parsed::Task(event)) => Ok(*event),
+        Ok(Parsed::Other {
+            source: event_source,
+            detail_type,
+        }) => {
+            info!(
+                input = source,
+                source = %event_source,
+                detail_type = %detail_type,
+                outcome = "skipped",
+                "not a task state change; skipped"
+            );
+            Err(Outcome::Skipped {
+                source: event_source,
+                detail_type,
+            })
+        }
+        Err(err) => {
+            let who = identify(text);
+            error!(input = source, event_id = who.event_id, task_arn = who.task_arn, version = who.version, error = %err, outcome = "rejected", "unreadable event; it goes to the dead-letter queue or on-failure destination");
+            Err(Outcome::Rejected {
+                reason: err.to_string(),
+            })
+        }
+    }
+}
+
+/// A failed call's outcome: retried unless the request itself was invalid, which no retry fixes.
+fn outcome_of(err: &ServiceError) -> Outcome {
+    if err.class.retryable() {
+        Outcome::Failed {
+            reason: err.to_string(),
+        }
+    } else {
+        Outcome::Rejected {
+            reason: err.to_string(),
+        }
+    }
+}
+
+/// Whether a task and its cluster are in the same account and region, as ECS always has them; a
+/// producer that says otherwise is not trusted with routing a DescribeTasks call.
+fn same_location(task_arn: &str, cluster_arn: &str) -> bool {
+    match (Arn::parse(task_arn), Arn::parse(cluster_arn)) {
+        (Some(task), Some(cluster)) => {
+            task.account == cluster.account && task.region == cluster.region
+        }
+        _ => true,
+    }
 }
 
 /// Tags carried from the snapshot, but only ones DescribeTasks once reported: an empty map that was
@@ -356,14 +501,14 @@ fn carried_tags(snapshot: Option<&Snapshot>) -> Tags {
 fn fresh_tags(
     enrichment: Option<&Enrichment>,
     snapshot: Option<&Snapshot>,
-) -> Result<Tags, String> {
+) -> Result<Tags, ServiceError> {
     match enrichment {
         Some(Enrichment::Tags(values)) => Ok(Tags {
             values: values.clone(),
             source: TagSource::DescribeTasks,
             enriched: true,
         }),
-        Some(Enrichment::Failed(reason)) => Err(reason.clone()),
+        Some(Enrichment::Failed(err)) => Err(err.clone()),
         Some(Enrichment::Missing | Enrichment::Unavailable) | None => Ok(carried_tags(snapshot)),
     }
 }
@@ -372,8 +517,8 @@ fn fresh_tags(
 fn log_outcome(event: &TaskEvent, outcome: &Outcome) {
     let event_id = event.id.as_deref().unwrap_or("");
     let detail = &event.detail;
-    match outcome {
-        Outcome::Failed { reason } => warn!(
+    match outcome.reason() {
+        Some(reason) => warn!(
             event_id,
             task_arn = %detail.task_arn,
             version = detail.version,
@@ -381,7 +526,7 @@ fn log_outcome(event: &TaskEvent, outcome: &Outcome) {
             reason = %reason,
             "event not recorded"
         ),
-        _ => info!(
+        None => info!(
             event_id,
             task_arn = %detail.task_arn,
             version = detail.version,

@@ -19,11 +19,11 @@ use common::{
     create_table, flag, run_tasks, scan_table, sdk_config, sdk_config_through, sqs_batch, tags,
     task_event, text, Harness, Item, Rng,
 };
-use ecs_task_history::dynamodb::items::{item_size, MAX_ITEM_BYTES};
-use ecs_task_history::dynamodb::DynamoStore;
-use ecs_task_history::ecs::EcsDescriber;
-use ecs_task_history::event::{parse_event, Parsed, TaskEvent};
-use ecs_task_history::pipeline::{Outcome, Pipeline, Settings};
+use ecs_task_history::aws::dynamodb::items::{item_size, MAX_ITEM_BYTES};
+use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
+use ecs_task_history::aws::Aws;
+use ecs_task_history::core::outcome::Outcome;
+use ecs_task_history::pipeline::{Pipeline, Settings};
 use serde_json::{json, Value};
 
 /// `"sk":{"S":"SNAPSHOT"}` as the SDK serializes it: only snapshot writes contain it.
@@ -205,12 +205,10 @@ async fn eight_concurrent_invocations_on_the_same_tasks_never_move_a_snapshot_ba
     let config = sdk_config_through(&proxy.endpoint).await;
     let instances: Vec<_> = (0..8)
         .map(|_| {
+            let aws = Aws::new(config.clone());
             Pipeline::new(
-                EcsDescriber::new(aws_sdk_ecs::Client::new(&config)),
-                DynamoStore::new(
-                    aws_sdk_dynamodb::Client::new(&config),
-                    harness.table.clone(),
-                ),
+                aws.ecs(&common::ecs_settings()),
+                aws.store(&harness.table),
                 Settings::default(),
             )
         })
@@ -281,7 +279,7 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
     let first = versions_of(&arns, &cluster, 1);
 
     // WHEN their first versions arrive
-    let outcomes = harness.pipeline.process(&first, chrono::Utc::now()).await;
+    let outcomes = common::process_events(&harness.pipeline, &first).await;
 
     // THEN all are recorded; only the two DescribeTasks answered for carry tags
     let enriched: Vec<bool> = outcomes
@@ -311,7 +309,7 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
     // than MISSING: those may be remembered as gone) is described and gets their tags
     proxy.clear_rules();
     let second = versions_of(&arns, &cluster, 2);
-    assert_all_fresh(&harness.pipeline.process(&second, chrono::Utc::now()).await);
+    assert_all_fresh(&common::process_events(&harness.pipeline, &second).await);
     for task in &arns[2..4] {
         let history = harness.history(task).await;
         assert_eq!(tags(&history[1].1).unwrap()["team"], "describe", "{task}");
@@ -409,7 +407,7 @@ async fn a_refused_batch_write_falls_back_to_one_put_per_record() {
     );
     let events = versions_of(&arns, &cluster, 1);
 
-    assert_all_fresh(&harness.pipeline.process(&events, chrono::Utc::now()).await);
+    assert_all_fresh(&common::process_events(&harness.pipeline, &events).await);
     assert_eq!(proxy.injected()["ValidationException"], 1);
     let history_puts = proxy
         .log()
@@ -440,17 +438,14 @@ async fn a_lost_answer_to_a_conditional_write_does_not_change_the_outcome() {
     // after DynamoDB executed it.
     for (write, version, expected) in [
         (SNAPSHOT_WRITE, 8, Outcome::Fresh { enriched: true }),
-        ("V#0000000003", 3, Outcome::Stale { gap_filled: false }),
+        ("V#0000000003", 3, Outcome::Stale),
     ] {
         proxy.add_rule(
             Rule::new("PutItem", 1.0, vec![Fault::Reset { forwarded: true }])
                 .body_contains(write)
                 .limit(1),
         );
-        let outcomes = harness
-            .pipeline
-            .process(&[event(version)], chrono::Utc::now())
-            .await;
+        let outcomes = common::process_events(&harness.pipeline, &[event(version)]).await;
         assert_eq!(outcomes, [expected]);
     }
     assert_eq!(proxy.injected()["reset after forwarding"], 2);

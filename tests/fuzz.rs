@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
-use ecs_task_history::dynamodb::items::{
+use ecs_task_history::aws::dynamodb::items::{
     history_item, item_size, snapshot_item, DYNAMODB_ITEM_LIMIT, MAX_ITEM_BYTES,
 };
-use ecs_task_history::event::{parse_event, Parsed, TaskEvent};
-use ecs_task_history::history::{normalize, RecordContext, Snapshot, TagSource, Tags};
+use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
+use ecs_task_history::core::history::{normalize, RecordContext, Snapshot, TagSource, Tags};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;

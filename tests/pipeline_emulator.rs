@@ -4,10 +4,10 @@
 mod common;
 
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness, LIFECYCLE};
-use ecs_task_history::dynamodb::keys::INDEX_PROJECTED;
-use ecs_task_history::dynamodb::DynamoStore;
-use ecs_task_history::ecs::EcsDescriber;
-use ecs_task_history::enrich::EnrichMode;
+use ecs_task_history::aws::dynamodb::keys::INDEX_PROJECTED;
+use ecs_task_history::aws::dynamodb::DynamoStore;
+use ecs_task_history::aws::Aws;
+use ecs_task_history::core::enrich::EnrichMode;
 use ecs_task_history::lambda::{handle, InvocationError};
 use ecs_task_history::pipeline::{Pipeline, Settings};
 use serde_json::{json, Value};
@@ -212,14 +212,14 @@ async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redeliv
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
     let task = &tasks[0];
     // ECS unreachable (nothing listens on port 1) while DynamoDB works: DescribeTasks fails as a whole.
-    let unreachable_ecs = aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::config::Builder::from(&harness.config)
-            .endpoint_url("http://127.0.0.1:1")
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-            .build(),
-    );
+    let unreachable = harness
+        .config
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:1")
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .build();
     let broken = Pipeline::new(
-        EcsDescriber::new(unreachable_ecs),
+        Aws::new(unreachable).ecs(&common::ecs_settings()),
         DynamoStore::new(harness.dynamodb.clone(), harness.table.clone()),
         Settings::default(),
     );

@@ -8,8 +8,7 @@ use std::time::Duration;
 use common::function::start_function_with;
 use common::runtime_api::Reply;
 use common::{run_tasks, tags, task_event, text, Harness};
-use ecs_task_history::pipeline::Settings;
-use ecs_task_history::reconcile::{run_scheduled, Reconciler};
+use ecs_task_history::reconcile::run_scheduled;
 use serde_json::Value;
 
 const SCHEDULED_EVENT: &str = r#"{
@@ -75,8 +74,7 @@ async fn reconciliation_never_moves_a_task_back_behind_a_newer_event() {
         .await
         .expect("recorded");
 
-    let reconciler = Reconciler::new(harness.ecs.clone(), Settings::default());
-    let answer: Value = run_scheduled(&reconciler, harness.pipeline.store(), &[cluster_arn]).await;
+    let answer: Value = run_scheduled(&harness.pipeline, &[cluster_arn]).await;
     assert_eq!(
         answer["clusters"][0]["outcomes"]["gap_filled"], 1,
         "{answer}"
@@ -92,13 +90,7 @@ async fn reconciliation_never_moves_a_task_back_behind_a_newer_event() {
 #[tokio::test]
 async fn an_unknown_cluster_is_reported_not_failed() {
     let harness = Harness::new().await;
-    let reconciler = Reconciler::new(harness.ecs.clone(), Settings::default());
-    let answer = run_scheduled(
-        &reconciler,
-        harness.pipeline.store(),
-        &["no-such-cluster".to_owned()],
-    )
-    .await;
+    let answer = run_scheduled(&harness.pipeline, &["no-such-cluster".to_owned()]).await;
     assert_eq!(answer["outcome"], "reconcile");
     assert!(
         answer["errors"][0]
@@ -113,13 +105,12 @@ async fn an_unknown_cluster_is_reported_not_failed() {
 async fn a_star_reconciles_every_cluster_ecs_lists() {
     let harness = Harness::new().await;
     let (cluster_arn, _) = run_tasks(&harness.ecs, 2, &[]).await;
-    let reconciler = Reconciler::new(harness.ecs.clone(), Settings::default());
-    let answer = run_scheduled(&reconciler, harness.pipeline.store(), &["*".to_owned()]).await;
+    let answer = run_scheduled(&harness.pipeline, &["*".to_owned()]).await;
     let ours = answer["clusters"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|report| report["cluster"] == cluster_arn.as_str())
+        .find(|report| report["clusterArn"] == cluster_arn.as_str())
         .unwrap_or_else(|| panic!("{cluster_arn} not reconciled: {answer}"));
     assert_eq!(ours["listed"], 2, "{answer}");
 }

@@ -32,6 +32,15 @@ pub fn sum(lines: &[Value], metric: &str) -> f64 {
     lines.iter().filter_map(|line| line[metric].as_f64()).sum()
 }
 
+/// The function binary cargo built for these tests (the root package's), or the workspace's
+/// debug build when the tests are another package's.
+pub fn bootstrap_path() -> std::path::PathBuf {
+    match option_env!("CARGO_BIN_EXE_bootstrap") {
+        Some(path) => path.into(),
+        None => super::root().join("target/debug/bootstrap"),
+    }
+}
+
 /// The built `bootstrap` binary behind a fresh local Runtime API, on `table`, reaching AWS at moto.
 pub async fn start_function(table: &str) -> Function {
     start_function_at(table, super::moto::endpoint()).await
@@ -45,7 +54,7 @@ pub async fn start_function_at(table: &str, endpoint: &str) -> Function {
 /// The same, with more environment variables (e.g. `RECONCILE_CLUSTERS`).
 pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Function {
     let api = RuntimeApi::start().await;
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+    let child = tokio::process::Command::new(bootstrap_path())
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")

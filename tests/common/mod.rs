@@ -19,20 +19,30 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
-};
-use ecs_task_history::describe::{DescribeError, Description, TaskDescriber};
-use ecs_task_history::dynamodb::keys::{task_pk, CLUSTER_INDEX, INDEX_PROJECTED, SERVICE_INDEX};
-use ecs_task_history::dynamodb::DynamoStore;
-use ecs_task_history::ecs::EcsDescriber;
+use aws_sdk_dynamodb::types::AttributeValue;
+use ecs_task_history::aws::accounts::EcsSettings;
+use ecs_task_history::aws::dynamodb::keys::task_pk;
+use ecs_task_history::aws::dynamodb::DynamoStore;
+use ecs_task_history::aws::ecs::EcsTasks;
+use ecs_task_history::aws::usage::Usage;
+use ecs_task_history::aws::Aws;
+use ecs_task_history::core::arn::Location;
 use ecs_task_history::pipeline::{Pipeline, Settings};
+use ecs_task_history::ports::{Description, ServiceError, TaskDescriber};
 use serde_json::Value;
 
 pub type Item = std::collections::HashMap<String, AttributeValue>;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The workspace's root: the test kit serves the root package's tests and the CLI crate's.
+pub fn root() -> &'static std::path::Path {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("events").is_dir())
+        .unwrap_or(manifest)
+}
 
 /// A name unique within this test process, so tests can share one emulator.
 pub fn unique(prefix: &str) -> String {
@@ -85,68 +95,34 @@ pub async fn sdk_config_through(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// Creates a table with the production schema (see template.yaml) and returns its name.
+/// Creates a table with the production schema (the one `template.yaml` declares) and returns its name.
 pub async fn create_table(dynamodb: &aws_sdk_dynamodb::Client) -> String {
     let name = unique("history");
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let index = |index: &str, pk: &str, sk: &str| {
-        GlobalSecondaryIndex::builder()
-            .index_name(index)
-            .key_schema(key(pk, KeyType::Hash))
-            .key_schema(key(sk, KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::Include)
-                    .set_non_key_attributes(Some(
-                        INDEX_PROJECTED.iter().map(|a| a.to_string()).collect(),
-                    ))
-                    .build(),
-            )
-            .build()
-            .unwrap()
-    };
-    dynamodb
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(
-            ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
-                .map(attribute)
-                .to_vec(),
-        ))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .global_secondary_indexes(index(CLUSTER_INDEX, "gsi1pk", "gsi1sk"))
-        .global_secondary_indexes(index(SERVICE_INDEX, "gsi2pk", "gsi2sk"))
-        .send()
+    ecs_task_history::aws::dynamodb::schema::create_table(dynamodb, &name)
         .await
         .expect("create table");
     name
 }
 
+/// ECS settings for tests: no pacing, the emulator's one account.
+pub fn ecs_settings() -> EcsSettings {
+    EcsSettings {
+        describe_tasks_per_second: 0.0,
+        describe_tasks_burst: 10,
+        ..EcsSettings::default()
+    }
+}
+
 /// Counts DescribeTasks calls and tasks asked for, around the real ECS adapter.
 #[derive(Clone)]
 pub struct CountingDescriber {
-    inner: Arc<EcsDescriber>,
+    inner: Arc<EcsTasks>,
     pub calls: Arc<AtomicUsize>,
     pub tasks: Arc<AtomicUsize>,
 }
 
 impl CountingDescriber {
-    pub fn new(inner: EcsDescriber) -> Self {
+    pub fn new(inner: EcsTasks) -> Self {
         Self {
             inner: Arc::new(inner),
             calls: Arc::default(),
@@ -164,60 +140,45 @@ impl TaskDescriber for CountingDescriber {
         &self,
         cluster_arn: &str,
         task_arns: &[String],
-    ) -> Result<Description, DescribeError> {
+    ) -> Result<Description, ServiceError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.tasks.fetch_add(task_arns.len(), Ordering::SeqCst);
         self.inner.describe_tasks(cluster_arn, task_arns).await
     }
+
+    async fn list_tasks(&self, cluster_arn: &str) -> Result<Vec<String>, ServiceError> {
+        self.inner.list_tasks(cluster_arn).await
+    }
+
+    async fn list_clusters(&self, location: Option<&Location>) -> Result<Vec<String>, ServiceError> {
+        self.inner.list_clusters(location).await
+    }
 }
 
-/// Counts every HTTP attempt an SDK client makes, by operation (from the JSON protocol's target
-/// header), so tests can state exactly how many AWS requests an outcome costs.
+/// Every HTTP attempt a pipeline's clients made, by operation (the adapters' own usage counters),
+/// so tests can state exactly how many AWS requests an outcome costs.
 #[derive(Clone, Debug, Default)]
-pub struct RequestCounter(Arc<std::sync::Mutex<BTreeMap<String, usize>>>);
+pub struct RequestCounter(pub Arc<Usage>);
 
 impl RequestCounter {
     pub fn get(&self, operation: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .get(operation)
-            .copied()
-            .unwrap_or_default()
+        self.snapshot().get(operation).copied().unwrap_or_default()
     }
 
     pub fn total(&self) -> usize {
-        self.0.lock().unwrap().values().sum()
+        self.snapshot().values().sum()
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, usize> {
-        self.0.lock().unwrap().clone()
+        self.0
+            .requests()
+            .into_iter()
+            .map(|(operation, count)| (operation, count as usize))
+            .collect()
     }
 
     pub fn reset(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self.0.lock().unwrap().entry(operation).or_default() += 1;
-        Ok(())
+        self.0.reset_requests();
     }
 }
 
@@ -229,6 +190,8 @@ pub struct Harness {
     pub table: String,
     pub describer: CountingDescriber,
     pub pipeline: Pipeline<CountingDescriber, DynamoStore>,
+    /// The pipeline's clients, as the function builds them.
+    pub aws: Aws,
     /// Requests the pipeline's own clients made (not the test's set-up and checks).
     pub requests: RequestCounter,
 }
@@ -253,24 +216,10 @@ impl Harness {
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let ecs = aws_sdk_ecs::Client::new(&config);
         let table = create_table(&dynamodb).await;
-        let requests = RequestCounter::default();
-        let pipeline_config = pipeline_config.unwrap_or_else(|| config.clone());
-        let counted_ecs = aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&pipeline_config)
-                .interceptor(requests.clone())
-                .build(),
-        );
-        let counted_dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&pipeline_config)
-                .interceptor(requests.clone())
-                .build(),
-        );
-        let describer = CountingDescriber::new(EcsDescriber::new(counted_ecs));
-        let pipeline = Pipeline::new(
-            describer.clone(),
-            DynamoStore::new(counted_dynamodb, table.clone()),
-            settings,
-        );
+        let aws = Aws::new(pipeline_config.unwrap_or_else(|| config.clone()));
+        let requests = RequestCounter(aws.usage.clone());
+        let describer = CountingDescriber::new(aws.ecs(&ecs_settings()));
+        let pipeline = Pipeline::new(describer.clone(), aws.store(&table), settings);
         Self {
             config,
             dynamodb,
@@ -278,6 +227,7 @@ impl Harness {
             table,
             describer,
             pipeline,
+            aws,
             requests,
         }
     }
@@ -382,9 +332,10 @@ pub const LIFECYCLE: [&str; 8] = [
 
 /// A sample from `events/`, as JSON.
 pub fn fixture(name: &str) -> Value {
-    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
-    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}"))
+    let path = root().join("events").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
 /// A sample task event re-pointed at another task, cluster and version, with its own event id.
@@ -499,4 +450,16 @@ pub async fn run_tasks(
         .filter_map(|task| task.task_arn().map(str::to_owned))
         .collect();
     (cluster_arn, task_arns)
+}
+
+/// Sends already-read events through the pipeline, as one batch.
+pub async fn process_events<D: TaskDescriber, S: ecs_task_history::ports::TaskStore>(
+    pipeline: &Pipeline<D, S>,
+    events: &[ecs_task_history::core::event::TaskEvent],
+) -> Vec<ecs_task_history::core::outcome::Outcome> {
+    let inputs = events
+        .iter()
+        .map(|event| ecs_task_history::pipeline::Input::Event(Box::new(event.clone())))
+        .collect();
+    pipeline.process(inputs).await
 }

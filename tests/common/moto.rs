@@ -19,7 +19,7 @@ fn moto_server_path() -> PathBuf {
     if let Ok(path) = std::env::var("MOTO_SERVER") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/moto/bin/moto_server")
+    super::root().join(".venv/moto/bin/moto_server")
 }
 
 fn free_port() -> u16 {

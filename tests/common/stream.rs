@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ecs_task_history::describe::TaskDescriber;
+use ecs_task_history::ports::TaskDescriber;
 use ecs_task_history::lambda::handle;
 use ecs_task_history::pipeline::Pipeline;
-use ecs_task_history::store::TaskStore;
+use ecs_task_history::ports::TaskStore;
 use serde_json::Value;
 
 use super::{sqs_batch, task_event, text, Harness, Item, LIFECYCLE};

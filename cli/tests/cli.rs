@@ -1,0 +1,821 @@
+//! The `ecs-task-history` binary against the local emulator: every command and output format, with
+//! golden files (tests/snapshots/, `UPDATE_SNAPSHOTS=1` rewrites them) for the tables people read.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use chrono::{DateTime, Duration, Utc};
+use common::{fixture, run_tasks, task_event, text, Harness, LIFECYCLE};
+use ecs_task_history::aws::dynamodb::items::history_item;
+use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
+use ecs_task_history::core::history::{normalize, RecordContext, TagSource, Tags};
+use ecs_task_history::pipeline::Input;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+const DEMO_CLUSTER: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/demo";
+const WEB_TASK: &str =
+    "arn:aws:ecs:us-east-1:123456789012:task/demo/ec964d3d4496eba592913bcbacbb07b7";
+const WINDOW: [&str; 4] = ["--since", "2026-11-20T00:00", "--until", "2026-11-20T06:00"];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the built binary against the emulator, with nothing from the developer's AWS set-up.
+async fn cli(table: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    cli_env(table, args, stdin, &[]).await
+}
+
+async fn cli_env(table: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecs-task-history"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("TABLE_NAME", table)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start ecs-task-history");
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes()).await.expect("write stdin");
+    }
+    let output = child
+        .wait_with_output()
+        .await
+        .expect("run ecs-task-history");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn ok(run: &Run) -> &str {
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    &run.stdout
+}
+
+/// Compares with tests/snapshots/NAME.txt; `UPDATE_SNAPSHOTS=1` writes it instead.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = format!("{}/tests/snapshots/{name}.txt", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(format!("{}/tests/snapshots", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{path} missing: run with UPDATE_SNAPSHOTS=1 and review it"));
+    assert!(
+        expected == actual,
+        "{name} differs from {path} (UPDATE_SNAPSHOTS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn parse(event: &Value) -> TaskEvent {
+    match parse_event(&event.to_string()) {
+        Ok(Parsed::Task(event)) => *event,
+        other => panic!("not a task event: {other:?}"),
+    }
+}
+
+/// Records events through the real pipeline, with fixed tags (so golden files are stable), as
+/// reconciliation hands over tasks it has just described.
+async fn seed(harness: &Harness, events: &[Value], tags: &[(&str, &str)]) {
+    let tags: BTreeMap<String, String> = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let inputs = events
+        .iter()
+        .map(|event| Input::Described {
+            event: Box::new(parse(event)),
+            tags: tags.clone(),
+        })
+        .collect();
+    let outcomes = harness.pipeline.process(inputs).await;
+    assert!(
+        outcomes.iter().all(|o| !o.needs_redelivery()),
+        "seeding failed: {outcomes:?}"
+    );
+}
+
+fn lifecycle() -> Vec<Value> {
+    LIFECYCLE.iter().map(|name| fixture(name)).collect()
+}
+
+/// Every task sample of `events/` (all in cluster `demo`).
+fn demo_cluster_events() -> Vec<Value> {
+    let mut events = lifecycle();
+    for name in [
+        "fargate-batch-stopped-oom.json",
+        "fargate-failed-to-start.json",
+        "ec2-worker-running.json",
+        "unknown-enum-values.json",
+    ] {
+        events.push(fixture(name));
+    }
+    events
+}
+
+#[tokio::test]
+async fn task_shows_the_timeline_phases_stop_and_containers() {
+    let harness = Harness::new().await;
+    seed(
+        &harness,
+        &lifecycle(),
+        &[("team", "payments"), ("env", "prod")],
+    )
+    .await;
+    let run = cli(&harness.table, &["task", WEB_TASK], None).await;
+    assert_snapshot("task_timeline", ok(&run));
+}
+
+#[tokio::test]
+async fn local_shows_tables_in_the_local_zone_and_reads_times_there() {
+    let harness = Harness::new().await;
+    seed(&harness, &lifecycle(), &[]).await;
+    let tokyo = [("TZ", "Asia/Tokyo")];
+    let run = cli_env(&harness.table, &["task", WEB_TASK, "--local"], None, &tokyo).await;
+    let out = ok(&run);
+    assert!(out.contains("TIME (local)"), "{out}");
+    assert!(
+        out.contains("2026-11-20 12:14:07.123  PROVISIONING"),
+        "UTC+9: {out}"
+    );
+
+    // The same window given in Tokyo time: 09:00–15:00 JST is 00:00–06:00 UTC.
+    let args = [
+        "cluster",
+        DEMO_CLUSTER,
+        "--local",
+        "--since",
+        "2026-11-20T09:00",
+        "--until",
+        "2026-11-20T15:00",
+        "-o",
+        "jsonl",
+    ];
+    let run = cli_env(&harness.table, &args, None, &tokyo).await;
+    assert_eq!(ok(&run).lines().count(), 1, "{}", run.stdout);
+    let record: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(
+        record["eventTime"], "2026-11-20T03:53:09.250Z",
+        "JSON stays UTC"
+    );
+}
+
+#[tokio::test]
+async fn task_by_id_and_cluster_arn_in_json_and_jsonl() {
+    let harness = Harness::new().await;
+    seed(&harness, &lifecycle(), &[("team", "payments")]).await;
+    let id = WEB_TASK.rsplit('/').next().unwrap();
+
+    let run = cli(
+        &harness.table,
+        &["task", id, "--cluster", DEMO_CLUSTER, "--output", "json"],
+        None,
+    )
+    .await;
+    let document: Value = serde_json::from_str(ok(&run)).expect("one JSON document");
+    assert_eq!(document["taskArn"], WEB_TASK);
+    let versions = document["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 8);
+    assert_eq!(versions[0]["version"], 1);
+    assert_eq!(versions[7]["lastStatus"], "STOPPED");
+    assert_eq!(versions[7]["stopCode"], "ServiceSchedulerInitiated");
+    assert_eq!(versions[7]["tags"]["team"], "payments");
+    assert!(versions[0].get("pk").is_none(), "key attributes left out");
+
+    let run = cli(&harness.table, &["task", WEB_TASK, "-o", "jsonl"], None).await;
+    let lines: Vec<Value> = ok(&run)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect();
+    let versions: Vec<u64> = lines
+        .iter()
+        .map(|l| l["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_task_id_is_found_through_the_cluster_name_or_every_listed_cluster() {
+    let harness = Harness::new().await;
+    let (cluster_arn, tasks) = run_tasks(&harness.ecs, 1, &[]).await;
+    let task = &tasks[0];
+    seed(
+        &harness,
+        &[task_event(
+            "fargate-web-v4-running.json",
+            task,
+            &cluster_arn,
+            4,
+        )],
+        &[],
+    )
+    .await;
+    let id = task.rsplit('/').next().unwrap();
+    let name = cluster_arn.rsplit('/').next().unwrap();
+
+    for args in [vec!["task", id, "--cluster", name], vec!["task", id]] {
+        let run = cli(&harness.table, &args, None).await;
+        let out = ok(&run);
+        assert!(out.contains(task.as_str()), "{args:?}:\n{out}");
+        assert!(out.contains("RUNNING"), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_with_50_versions_lists_every_one_in_order() {
+    let harness = Harness::new().await;
+    let start: DateTime<Utc> = "2026-11-20T01:00:00Z".parse().unwrap();
+    let events: Vec<Value> = (1..=50u64)
+        .map(|version| {
+            let mut event = task_event(
+                "fargate-web-v4-running.json",
+                WEB_TASK,
+                DEMO_CLUSTER,
+                version,
+            );
+            let at = start + Duration::minutes(version as i64) + Duration::seconds(version as i64);
+            event["detail"]["updatedAt"] = Value::String(at.to_rfc3339());
+            event["id"] = Value::String(format!("event-{version}"));
+            event
+        })
+        .collect();
+    seed(&harness, &events, &[("team", "payments")]).await;
+    let run = cli(&harness.table, &["task", WEB_TASK], None).await;
+    assert_snapshot("task_50_versions", ok(&run));
+    let run = cli(&harness.table, &["task", WEB_TASK, "-o", "json"], None).await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    assert_eq!(document["versions"].as_array().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn unknown_task_missing_table_and_no_table_are_one_line_errors_with_exit_codes() {
+    let harness = Harness::new().await;
+    let run = cli(&harness.table, &["task", WEB_TASK], None).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("error: task "), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("ECS keeps stopped tasks about an hour; this task has no history either"),
+        "{}",
+        run.stderr
+    );
+
+    let run = cli("no-such-table", &["task", WEB_TASK], None).await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("table no-such-table not found") && run.stderr.contains("hint:"),
+        "{}",
+        run.stderr
+    );
+
+    let run = cli("", &["task", WEB_TASK], None).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--table"), "{}", run.stderr);
+
+    let run = cli(&harness.table, &["task", "a/b"], None).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = cli(
+        &harness.table,
+        &["cluster", DEMO_CLUSTER, "--since", "yesterday"],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("6h"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn cluster_lists_tasks_changed_in_the_window_newest_first() {
+    let harness = Harness::new().await;
+    seed(&harness, &demo_cluster_events(), &[("team", "payments")]).await;
+    let mut args = vec!["cluster", DEMO_CLUSTER];
+    args.extend(WINDOW);
+    let run = cli(&harness.table, &args, None).await;
+    assert_snapshot("cluster_window", ok(&run));
+
+    args.push("--failed");
+    let run = cli(&harness.table, &args, None).await;
+    assert_snapshot("cluster_failed", ok(&run));
+}
+
+#[tokio::test]
+async fn cluster_json_jsonl_service_and_status_filters() {
+    let harness = Harness::new().await;
+    seed(&harness, &demo_cluster_events(), &[]).await;
+    let window = |extra: &[&'static str]| {
+        let mut args = vec!["cluster", DEMO_CLUSTER];
+        args.extend(WINDOW);
+        args.extend(extra);
+        args
+    };
+
+    let run = cli(&harness.table, &window(&["-o", "json"]), None).await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    let tasks = document["tasks"].as_array().unwrap();
+    // unknown-enum-values.json changed at 07:43, after the window.
+    assert_eq!(tasks.len(), 4, "one row per task");
+    let times: Vec<&str> = tasks
+        .iter()
+        .map(|t| t["eventTime"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    let web = tasks.iter().find(|t| t["taskArn"] == WEB_TASK).unwrap();
+    assert_eq!(web["version"], 8, "a task's newest version in the window");
+
+    let run = cli(
+        &harness.table,
+        &window(&["-o", "jsonl", "--service", "web"]),
+        None,
+    )
+    .await;
+    let lines: Vec<Value> = ok(&run)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["serviceName"] == "web"), "{lines:?}");
+
+    let run = cli(
+        &harness.table,
+        &window(&["-o", "jsonl", "--status", "running"]),
+        None,
+    )
+    .await;
+    let lines: Vec<Value> = ok(&run)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| l["lastStatus"] == "RUNNING"),
+        "{lines:?}"
+    );
+
+    let run = cli(&harness.table, &window(&["--failed", "-o", "json"]), None).await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    let codes: Vec<&str> = document["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stopCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 2, "{codes:?}");
+    assert!(codes.contains(&"TaskFailedToStart") && codes.contains(&"EssentialContainerExited"));
+    let summary = document["summary"].as_array().unwrap();
+    assert!(summary.iter().any(|s| s["exitCode"] == 137), "{summary:?}");
+}
+
+#[tokio::test]
+async fn an_empty_window_says_so_and_succeeds() {
+    let harness = Harness::new().await;
+    seed(&harness, &demo_cluster_events(), &[]).await;
+    let args = [
+        "cluster",
+        DEMO_CLUSTER,
+        "--since",
+        "2026-11-21T00:00",
+        "--until",
+        "2026-11-21T06:00",
+    ];
+    let run = cli(&harness.table, &args, None).await;
+    assert_snapshot("cluster_empty", ok(&run));
+    let mut json_args = args.to_vec();
+    json_args.extend(["-o", "json"]);
+    let run = cli(&harness.table, &json_args, None).await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    assert_eq!(document["tasks"], Value::Array(Vec::new()));
+    json_args.pop();
+    json_args.pop();
+    json_args.extend(["-o", "jsonl"]);
+    let run = cli(&harness.table, &json_args, None).await;
+    assert_eq!(ok(&run), "");
+}
+
+/// Many tasks, written straight into the table (the pipeline is not what is tested here), read back
+/// through every shard (paging itself is pinned with small pages in
+/// `the_reader_follows_every_page_of_the_table_and_the_index_shards`).
+/// moto's index queries are linear in the table, so this is the slowest CLI test (~45 s).
+#[tokio::test]
+async fn a_cluster_with_thousands_of_tasks_is_read_through_every_shard_and_page() {
+    const TASKS: usize = 5_000;
+    let harness = Harness::new().await;
+    let base = parse(&fixture("fargate-batch-stopped-oom.json"));
+    let start: DateTime<Utc> = "2026-11-20T01:00:00Z".parse().unwrap();
+    let started = Instant::now();
+    let mut requests = Vec::with_capacity(TASKS);
+    for n in 0..TASKS {
+        let mut event = base.clone();
+        event.detail.task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/big/{n:032x}");
+        event.detail.cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/big".into();
+        event.detail.updated_at = Some(start + Duration::seconds(n as i64));
+        let record = normalize(
+            &event,
+            RecordContext {
+                tags: Tags {
+                    values: BTreeMap::new(),
+                    source: TagSource::None,
+                    enriched: false,
+                },
+                late_arrival: false,
+                received_at: Utc::now(),
+                retention_days: 90,
+            },
+        );
+        requests.push(
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(history_item(&record)))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+    }
+    use futures::stream::{self, StreamExt};
+    let writes: Vec<_> = stream::iter(requests.chunks(25))
+        .map(|chunk| {
+            harness
+                .dynamodb
+                .batch_write_item()
+                .request_items(&harness.table, chunk.to_vec())
+                .send()
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for output in writes {
+        let output = output.expect("batch write");
+        assert!(output.unprocessed_items.unwrap_or_default().is_empty());
+    }
+    let written = started.elapsed();
+
+    let started = Instant::now();
+    let run = cli(
+        &harness.table,
+        &[
+            "cluster",
+            "arn:aws:ecs:us-east-1:123456789012:cluster/big",
+            "--since",
+            "2026-11-20T00:00",
+            "--until",
+            "2026-11-21T00:00",
+            "--failed",
+            "-o",
+            "json",
+        ],
+        None,
+    )
+    .await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    println!(
+        "{TASKS} tasks: written in {written:?}, read in {:?}",
+        started.elapsed()
+    );
+    let tasks = document["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), TASKS);
+    assert_eq!(
+        tasks[0]["taskId"],
+        format!("{:032x}", TASKS - 1),
+        "newest first"
+    );
+    assert_eq!(document["summary"][0]["count"], TASKS);
+    assert_eq!(document["summary"][0]["exitCode"], 137);
+}
+
+#[tokio::test]
+async fn replay_records_files_directories_and_stdin_and_counts_outcomes() {
+    let harness = Harness::new().await;
+    let dir = std::env::temp_dir().join(common::unique("replay"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in LIFECYCLE.iter().take(4) {
+        std::fs::write(dir.join(name), fixture(name).to_string()).unwrap();
+    }
+    std::fs::write(dir.join("zz-malformed.json"), "{\"detail\": {").unwrap();
+    let dir_arg = dir.to_string_lossy().into_owned();
+
+    let run = cli(&harness.table, &["replay", &dir_arg, "-o", "json"], None).await;
+    assert_eq!(run.code, 5, "a rejected file makes exit 5: {}", run.stderr);
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["outcomes"]["fresh"], 4);
+    assert_eq!(summary["outcomes"]["rejected"], 1);
+    assert!(summary["problems"][0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("zz-malformed.json"));
+    assert_eq!(harness.history(WEB_TASK).await.len(), 4);
+
+    // The same file again: nothing new. A JSON-lines stream on stdin: the rest of the lifecycle.
+    let file = dir.join(LIFECYCLE[0]).to_string_lossy().into_owned();
+    let run = cli(&harness.table, &["replay", &file], None).await;
+    assert_snapshot(
+        "replay_again",
+        &ok(&run).replace(dir.to_string_lossy().as_ref(), "<dir>"),
+    );
+    let stream: String = LIFECYCLE[4..]
+        .iter()
+        .map(|name| format!("{}\n", fixture(name)))
+        .collect();
+    let run = cli(
+        &harness.table,
+        &["replay", "-", "-o", "json"],
+        Some(&stream),
+    )
+    .await;
+    let summary: Value = serde_json::from_str(ok(&run)).unwrap();
+    assert_eq!(summary["outcomes"]["fresh"], 4);
+    assert_eq!(harness.history(WEB_TASK).await.len(), 8);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn replay_from_the_dlq_deletes_only_what_it_recorded_and_keeps_the_malformed() {
+    let harness = Harness::new().await;
+    let sqs = aws_sdk_sqs::Client::new(&harness.config);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(common::unique("dlq"))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    let raw = fixture("fargate-failed-to-start.json").to_string();
+    let wrapped = serde_json::json!({
+        "version": "1.0",
+        "timestamp": "2026-11-20T03:20:00.000Z",
+        "requestContext": {"requestId": "r", "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": fixture("fargate-batch-stopped-oom.json"),
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Retryable", "errorMessage": "DescribeTasks throttled"}
+    })
+    .to_string();
+    for body in [raw.as_str(), wrapped.as_str(), "{\"detail\": {"] {
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+
+    let run = cli(&harness.table, &["replay", "--dlq", &queue_url], None).await;
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("DLQ: 2 message(s) deleted, 1 kept"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("rejected"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1 event(s) were not recorded"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        harness
+            .history(
+                "arn:aws:ecs:us-east-1:123456789012:task/demo/9f4d7ac84452463f2f15eade2fa29161"
+            )
+            .await
+            .len()
+            + harness
+                .history(
+                    "arn:aws:ecs:us-east-1:123456789012:task/demo/cacd517d557c303796ba0004383e5e65"
+                )
+                .await
+                .len(),
+        2,
+        "both readable messages recorded"
+    );
+
+    let left = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(left.len(), 1, "only the malformed message is kept");
+    assert_eq!(left[0].body(), Some("{\"detail\": {"));
+}
+
+#[tokio::test]
+async fn backfill_records_every_task_once_marked_reconciled_with_its_tags() {
+    const TASKS: i32 = 120;
+    let harness = Harness::new().await;
+    let (cluster_arn, tasks) = run_tasks(&harness.ecs, TASKS, &[("team", "batch")]).await;
+    assert_eq!(tasks.len(), TASKS as usize);
+    harness
+        .ecs
+        .stop_task()
+        .cluster(&cluster_arn)
+        .task(&tasks[0])
+        .reason("test")
+        .send()
+        .await
+        .expect("stop task");
+    let name = cluster_arn.rsplit('/').next().unwrap();
+
+    let started = Instant::now();
+    let run = cli(
+        &harness.table,
+        &["backfill", "--cluster", name, "--rate", "0", "-o", "json"],
+        None,
+    )
+    .await;
+    println!("backfill of {TASKS} tasks: {:?}", started.elapsed());
+    let report: Value = serde_json::from_str(ok(&run)).unwrap();
+    let cluster = &report["clusters"][0];
+    assert_eq!(cluster["listed"], TASKS);
+    assert_eq!(cluster["described"], TASKS);
+    assert_eq!(cluster["outcomes"]["fresh"], TASKS);
+    assert!(
+        run.stderr
+            .contains(&format!("backfill {name}: 100/{TASKS} tasks"))
+            && run.stderr.contains(&format!("{TASKS}/{TASKS} tasks")),
+        "progress lines: {}",
+        run.stderr
+    );
+
+    let history = harness.history(&tasks[1]).await;
+    assert_eq!(history.len(), 1);
+    let (_, item) = &history[0];
+    assert!(text(item, "eventId").is_some_and(|id| id.starts_with("reconciled:")));
+    assert_eq!(common::tags(item).unwrap()["team"], "batch");
+    assert_eq!(text(item, "clusterArn"), Some(cluster_arn.as_str()));
+
+    // Twice is harmless: every version is already recorded.
+    let run = cli(
+        &harness.table,
+        &["backfill", "--cluster", &cluster_arn],
+        None,
+    )
+    .await;
+    let out = ok(&run);
+    assert!(out.contains("DUPLICATE"), "{out}");
+    let row = out.lines().nth(1).unwrap();
+    let counts: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        counts[1..],
+        [
+            &*TASKS.to_string(),
+            &*TASKS.to_string(),
+            "0",
+            &*TASKS.to_string(),
+            "0",
+            "0"
+        ]
+    );
+
+    // The task view shows where the record came from.
+    let run = cli(&harness.table, &["task", &tasks[1]], None).await;
+    assert!(ok(&run).contains("reconciled"), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn backfill_of_an_unknown_cluster_is_not_found() {
+    let harness = Harness::new().await;
+    let run = cli(
+        &harness.table,
+        &["backfill", "--cluster", "no-such-cluster"],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("no-such-cluster"), "{}", run.stderr);
+}
+
+/// Small pages force the reader through LastEvaluatedKey on the table and on every index shard.
+#[tokio::test]
+async fn the_reader_follows_every_page_of_the_table_and_the_index_shards() {
+    use ecs_task_history::read::{HistoryReader, Scope, WindowFilter};
+    let harness = Harness::new().await;
+    seed(&harness, &demo_cluster_events(), &[]).await;
+    let reader =
+        HistoryReader::new(harness.dynamodb.clone(), harness.table.clone()).with_page_size(2);
+
+    let versions: Vec<String> = reader
+        .task_history(WEB_TASK)
+        .await
+        .unwrap()
+        .iter()
+        .map(|item| text(item, "sk").unwrap().to_owned())
+        .collect();
+    assert_eq!(versions.len(), 8);
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{versions:?}"
+    );
+
+    let scope = Scope::Cluster {
+        cluster_arn: DEMO_CLUSTER.to_owned(),
+    };
+    let from = "2026-11-20T00:00:00Z".parse().unwrap();
+    let to = "2026-11-20T23:59:59Z".parse().unwrap();
+    let items = reader
+        .window(&scope, from, to, &WindowFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 12, "8 lifecycle versions + 4 other tasks");
+    let keys: Vec<&str> = items
+        .iter()
+        .map(|item| text(item, "gsi1sk").unwrap())
+        .collect();
+    assert!(
+        keys.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {keys:?}"
+    );
+}
+
+/// Colours only on a terminal (a pseudo-terminal from util-linux `script`), never with NO_COLOR.
+#[tokio::test]
+async fn colours_appear_on_a_terminal_unless_no_color_is_set() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let harness = Harness::new().await;
+    seed(
+        &harness,
+        &fixture_events(&["fargate-batch-stopped-oom.json"]),
+        &[],
+    )
+    .await;
+    let oom = "arn:aws:ecs:us-east-1:123456789012:task/demo/9f4d7ac84452463f2f15eade2fa29161";
+    let command = format!("{} task {oom}", env!("CARGO_BIN_EXE_ecs-task-history"));
+    let table = harness.table.clone();
+    let run = move |no_color: Option<&'static str>| {
+        let mut child = std::process::Command::new("script");
+        child
+            .args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TABLE_NAME", &table)
+            .stdin(Stdio::null());
+        if let Some(value) = no_color {
+            child.env("NO_COLOR", value);
+        }
+        let output = child.output().expect("run under script");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = tokio::task::spawn_blocking(move || (run(None), run(Some("1"))))
+        .await
+        .unwrap();
+    assert!(
+        coloured.0.contains("\x1b[31m137\x1b[0m"),
+        "the failing exit code in red on a terminal: {:?}",
+        coloured.0
+    );
+    assert!(coloured.1.contains("137"), "{}", coloured.1);
+    assert!(!coloured.1.contains('\x1b'), "NO_COLOR: {:?}", coloured.1);
+}
+
+fn fixture_events(names: &[&str]) -> Vec<Value> {
+    names.iter().map(|name| fixture(name)).collect()
+}

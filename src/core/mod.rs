@@ -1,0 +1,23 @@
+//! The pure core: what an ECS task event means and what gets recorded. No AWS crate and no I/O, so
+//! every rule here is unit-tested on plain values.
+
+/// ECS ARNs: where a task lives (partition, account, region, cluster).
+pub mod arn;
+/// Version logic: fresh, duplicate or stale.
+pub mod classify;
+/// Which fresh events are worth a DescribeTasks call.
+pub mod enrich;
+/// ECS enumerations with an `Unknown` fallback.
+pub mod enums;
+/// The `ECS Task State Change` event model and parser.
+pub mod event;
+/// The normalized history record and snapshot.
+pub mod history;
+/// What became of an input, and the counts every summary is built from.
+pub mod outcome;
+/// A described task as the state change ECS would have sent.
+pub mod reconcile;
+/// What a log line can still name of an event the parser rejected.
+pub mod rejected;
+/// A task's versions read as phases, gaps and failure.
+pub mod timeline;

@@ -1,0 +1,125 @@
+//! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns into
+//! metrics, so failures and cost show on a dashboard without a metrics API call in the hot path.
+
+use serde_json::{json, Map, Value};
+
+use super::Invocation;
+use crate::aws::usage::UsageCounts;
+
+/// Where the metrics go and under which dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsTarget {
+    /// `METRICS_NAMESPACE` (default `EcsTaskHistory`; empty turns metrics off).
+    pub namespace: String,
+    /// The `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+}
+
+/// Builds the EMF document for one invocation. Metric names are documented in the README.
+pub fn emf_line(
+    target: &MetricsTarget,
+    invocation: &Invocation,
+    usage: &UsageCounts,
+    timestamp_ms: i64,
+) -> Value {
+    let outcomes = &invocation.counts;
+    let counts: [(&str, f64); 19] = [
+        ("EventsReceived", outcomes.received() as f64),
+        ("Fresh", outcomes.fresh as f64),
+        ("Duplicate", outcomes.duplicate as f64),
+        ("Stale", outcomes.stale as f64),
+        ("GapFilled", outcomes.gap_filled as f64),
+        ("Skipped", outcomes.skipped as f64),
+        ("Rejected", outcomes.rejected as f64),
+        ("Failed", outcomes.failed as f64),
+        ("BatchItemFailures", invocation.batch_item_failures as f64),
+        ("DescribeTasksCalls", usage.describe_calls as f64),
+        ("DescribeTasksMissing", usage.describe_missing as f64),
+        ("UnreachableAccountTasks", usage.unreachable_tasks as f64),
+        ("StsCalls", usage.sts_calls as f64),
+        ("DynamoDbRequests", usage.dynamodb_requests as f64),
+        ("ReadCapacityUnits", usage.read_units),
+        ("WriteCapacityUnits", usage.write_units),
+        ("Retries", usage.retries as f64),
+        ("Throttles", usage.throttles as f64),
+        ("Invocations", 1.0),
+    ];
+    let mut document = Map::new();
+    document.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": target.namespace,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": counts
+                    .iter()
+                    .map(|(name, _)| json!({ "Name": name, "Unit": "Count" }))
+                    .collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    document.insert("FunctionName".into(), json!(target.function_name));
+    document.insert("Shape".into(), json!(invocation.shape.as_str()));
+    for (name, value) in counts {
+        document.insert(name.into(), json!(value));
+    }
+    Value::Object(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_declares_every_metric_it_carries() {
+        use crate::core::outcome::{Counts, Outcome};
+        let invocation = Invocation {
+            shape: super::super::Shape::Sqs,
+            counts: Counts::of(&[
+                Outcome::Fresh { enriched: true },
+                Outcome::Fresh { enriched: false },
+                Outcome::Duplicate,
+                Outcome::Rejected {
+                    reason: "bad".into(),
+                },
+            ]),
+            batch_item_failures: 1,
+        };
+        let usage = UsageCounts {
+            describe_calls: 1,
+            describe_missing: 2,
+            unreachable_tasks: 3,
+            sts_calls: 1,
+            dynamodb_requests: 4,
+            read_units: 1.5,
+            write_units: 6.0,
+            retries: 3,
+            throttles: 2,
+        };
+        let target = MetricsTarget {
+            namespace: "Test".into(),
+            function_name: "fn".into(),
+        };
+        let line = emf_line(&target, &invocation, &usage, 1_700_000_000_000);
+
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "Test");
+        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
+        assert_eq!(line["FunctionName"], "fn");
+        for metric in directive["Metrics"].as_array().expect("metrics") {
+            let name = metric["Name"].as_str().expect("name");
+            assert!(line[name].is_number(), "{name} declared but not set");
+        }
+        assert_eq!(line["EventsReceived"], 4.0);
+        assert_eq!(line["Fresh"], 2.0);
+        assert_eq!(line["Rejected"], 1.0);
+        assert_eq!(line["DescribeTasksMissing"], 2.0);
+        assert_eq!(line["WriteCapacityUnits"], 6.0);
+        assert_eq!(line["Throttles"], 2.0);
+        assert_eq!(line["UnreachableAccountTasks"], 3.0);
+        assert_eq!(line["BatchItemFailures"], 1.0);
+        assert_eq!(line["Shape"], "sqs");
+    }
+}

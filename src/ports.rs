@@ -1,0 +1,170 @@
+//! The ports: what the pipeline and reconciliation need from the outside world, as traits, so the
+//! core logic runs the same against AWS (`aws`), the local emulators, or in memory (`memory`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+use crate::core::arn::Location;
+use crate::core::event::TaskStateChange;
+use crate::core::history::{HistoryRecord, Snapshot};
+
+/// DescribeTasks accepts at most this many tasks per call.
+pub const MAX_TASKS_PER_CALL: usize = 100;
+
+/// What a failed call means for the caller, decided once where the error is read (the adapters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The service asked us to slow down and the retries ran out.
+    Throttling,
+    /// 5xx, timeouts, resets: the same call later will likely succeed.
+    Transient,
+    /// The thing asked for does not exist (table, cluster, queue).
+    NotFound,
+    /// The caller lacks the permission (or the member role does not exist or trust us).
+    AccessDenied,
+    /// No usable credentials, or they were rejected (expired, invalid).
+    Credentials,
+    /// The request itself is invalid: sending it again can never succeed.
+    Validation,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorClass {
+    /// Whether delivering the same input again can succeed. Only an invalid request cannot: a
+    /// missing permission or table is fixed by an operator, after which the retry succeeds.
+    pub fn retryable(self) -> bool {
+        self != Self::Validation
+    }
+}
+
+/// A call to a dependency failed (after the SDK's own retries).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} {target} failed{}: {message}", if *.class == ErrorClass::Throttling { " (throttled)" } else { "" })]
+pub struct ServiceError {
+    /// `Service Operation`, e.g. `DynamoDB PutItem`, `ECS DescribeTasks`.
+    pub operation: &'static str,
+    /// What it was about: a table, a cluster, an account.
+    pub target: String,
+    pub message: String,
+    pub class: ErrorClass,
+}
+
+/// One task as ECS describes it now: its whole state (reconciliation records it) and its tags
+/// (which events lack).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DescribedTask {
+    pub state: TaskStateChange,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What ECS said about the tasks of one DescribeTasks call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Description {
+    /// Every task ECS returned, keyed by the ARN exactly as it was asked for.
+    pub tasks: BTreeMap<String, DescribedTask>,
+    /// Tasks asked for and not returned: a `MISSING` failure, or simply absent (stopped tasks
+    /// vanish from DescribeTasks after about an hour), or their cluster is gone.
+    pub missing: Vec<String>,
+    /// Tasks not described for another reason (a failure other than `MISSING`, or their account
+    /// cannot be reached): ECS may well know them, so they are described again next time.
+    pub unavailable: Vec<String>,
+}
+
+/// ECS, as the pipeline and reconciliation use it.
+pub trait TaskDescriber: Send + Sync {
+    /// Describes at most [`MAX_TASKS_PER_CALL`] tasks of one cluster, with their tags.
+    fn describe_tasks(
+        &self,
+        cluster_arn: &str,
+        task_arns: &[String],
+    ) -> impl Future<Output = Result<Description, ServiceError>> + Send;
+
+    /// Every task ARN ECS lists in a cluster, RUNNING then STOPPED, without repeats.
+    fn list_tasks(
+        &self,
+        cluster_arn: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ServiceError>> + Send;
+
+    /// Every cluster ARN of an account and region (`None`: the caller's own).
+    fn list_clusters(
+        &self,
+        location: Option<&Location>,
+    ) -> impl Future<Output = Result<Vec<String>, ServiceError>> + Send;
+}
+
+/// Result of writing a history record that must be kept as first written (a late event's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// A record of the same task and version was already there.
+    AlreadyRecorded,
+}
+
+/// What a conditional snapshot write found: the store reports, the pipeline decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotWrite {
+    Written,
+    /// The stored snapshot was not older; its version, when the store could read it.
+    Refused { stored_version: Option<u64> },
+}
+
+/// Where snapshots and history live.
+pub trait TaskStore: Send + Sync {
+    /// The snapshots of these tasks; tasks never seen before are absent from the map.
+    fn load_snapshots(
+        &self,
+        task_arns: &[&str],
+    ) -> impl Future<Output = Result<HashMap<String, Snapshot>, ServiceError>> + Send;
+
+    /// Writes records of fresh events (newer than their task's snapshot), in as few requests as the
+    /// store allows, replacing any stored record of the same task and version. That is safe because
+    /// such a record can only be this same event written before its snapshot moved (a crash or a
+    /// concurrent duplicate), and it lets the writes go unconditional and batched. One result per
+    /// record, in order.
+    fn put_fresh_history(
+        &self,
+        records: &[HistoryRecord],
+    ) -> impl Future<Output = Vec<Result<(), ServiceError>>> + Send;
+
+    /// Writes the record unless one of the same task and version exists: a late event's record, if
+    /// present, is kept as first written.
+    fn put_history_if_absent(
+        &self,
+        record: &HistoryRecord,
+    ) -> impl Future<Output = Result<Inserted, ServiceError>> + Send;
+
+    /// Replaces the stored snapshot only if it is older than this one (or absent).
+    fn advance_snapshot(
+        &self,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<SnapshotWrite, ServiceError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_invalid_requests_are_permanent() {
+        use ErrorClass::*;
+        for class in [Throttling, Transient, NotFound, AccessDenied, Credentials, Other] {
+            assert!(class.retryable(), "{class:?}");
+        }
+        assert!(!Validation.retryable());
+    }
+
+    #[test]
+    fn an_error_names_the_call_the_target_and_throttling() {
+        let err = ServiceError {
+            operation: "ECS DescribeTasks",
+            target: "cluster demo".into(),
+            message: "Rate exceeded".into(),
+            class: ErrorClass::Throttling,
+        };
+        assert_eq!(
+            err.to_string(),
+            "ECS DescribeTasks cluster demo failed (throttled): Rate exceeded"
+        );
+    }
+}
