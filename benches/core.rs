@@ -1,58 +1,37 @@
-//! CPU cost of the pure core per event: parse → classify → normalize → DynamoDB items, with no I/O.
-//! `make bench` runs it and reports events/s on one core (target: ≥ 100,000 for a ~4 KB event).
+//! CPU cost per event of everything the function does between an event's bytes and its DynamoDB
+//! items: the real pipeline (parse → classify → normalize → items → outcomes) on in-memory
+//! adapters, so no I/O is counted. `make bench` runs it and reports events/s on one core
+//! (target: ≥ 100,000 for a ~4 KB event).
 
 use std::hint::black_box;
 
-use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ecs_task_history::classify::{classify_batch, Class};
-use ecs_task_history::dynamodb::items::{history_item, snapshot_item};
-use ecs_task_history::event::{parse_event, Parsed};
-use ecs_task_history::history::{normalize, RecordContext, Snapshot, Tags};
+use ecs_task_history::core::enrich::EnrichMode;
+use ecs_task_history::memory::{MemoryEcs, MemoryStore};
+use ecs_task_history::pipeline::{Input, Pipeline, Settings};
 
 /// The Lambda's allocator, so the figure is the function's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Everything the Lambda does to an event between its bytes and its DynamoDB items.
-fn process(bodies: &[String]) -> usize {
-    let received_at = Utc
-        .timestamp_opt(1_700_000_000, 0)
-        .single()
-        .unwrap_or_default();
-    let events: Vec<_> = bodies
+/// A fresh pipeline each time: every event of the batch is new to it, as on a first delivery.
+fn process(runtime: &tokio::runtime::Runtime, bodies: &[String]) -> usize {
+    let pipeline = Pipeline::new(
+        MemoryEcs::default(),
+        MemoryStore::default(),
+        Settings {
+            enrich: EnrichMode::Never,
+            ..Settings::default()
+        },
+    );
+    let inputs = bodies
         .iter()
-        .filter_map(|body| match parse_event(body) {
-            Ok(Parsed::Task(event)) => Some(*event),
-            _ => None,
+        .map(|body| Input::Body {
+            source: None,
+            text: body,
         })
         .collect();
-    let plan = classify_batch(
-        events
-            .iter()
-            .enumerate()
-            .map(|(index, e)| (index, e.detail.task_arn.as_str(), e.detail.version)),
-        |_| None,
-    );
-    let mut attributes = 0;
-    for task in &plan {
-        let mut newest = None;
-        for planned in task.events.iter().filter(|e| e.class == Class::Fresh) {
-            let context = RecordContext {
-                tags: Tags::none(),
-                late_arrival: false,
-                received_at,
-                retention_days: 90,
-            };
-            let record = normalize(&events[planned.index], context);
-            attributes += history_item(&record).len();
-            newest = Some(record);
-        }
-        if let Some(record) = newest {
-            attributes += snapshot_item(&Snapshot::from_record(&record, None)).len();
-        }
-    }
-    attributes
+    runtime.block_on(pipeline.process(inputs)).len()
 }
 
 fn sample(name: &str) -> String {
@@ -69,6 +48,9 @@ fn distinct_tasks(template: &str, count: usize) -> Vec<String> {
 }
 
 fn core(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|err| panic!("runtime: {err}"));
     let mut group = c.benchmark_group("core");
     for name in [
         "fargate-batch-stopped-oom.json",
@@ -79,7 +61,7 @@ fn core(c: &mut Criterion) {
         // `core/one_event_<bytes>B`: the report names the sample size, the typical event being ~4 KB.
         group.bench_function(format!("one_event_{}B", body.len()), |b| {
             let bodies = vec![body.clone()];
-            b.iter(|| process(black_box(&bodies)))
+            b.iter(|| process(&runtime, black_box(&bodies)))
         });
     }
     let template = sample("fargate-batch-stopped-oom.json");
@@ -88,7 +70,7 @@ fn core(c: &mut Criterion) {
     group.bench_function("batch_of_100_distinct_tasks", |b| {
         b.iter_batched(
             || batch.clone(),
-            |bodies| process(black_box(&bodies)),
+            |bodies| process(&runtime, black_box(&bodies)),
             BatchSize::SmallInput,
         )
     });

@@ -5,6 +5,8 @@
 pub mod arn;
 /// Version logic: fresh, duplicate or stale.
 pub mod classify;
+/// Why a task stopped, in plain words, from its recorded history.
+pub mod diagnosis;
 /// Which fresh events are worth a DescribeTasks call.
 pub mod enrich;
 /// ECS enumerations with an `Unknown` fallback.
