@@ -21,6 +21,29 @@ $(MOTO):
 	$(VENV)/moto/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
 	touch $@
 
+# dynoxide (crate dynoxide-rs): the DynamoDB of the tests, the demo and the bench, because it bills
+# capacity like DynamoDB (moto reports a constant). Built from crates.io with the crate's own
+# Cargo.lock (--locked), ~3 min on 2 cores, in a target dir of its own (sharing target/ would make it
+# and the project's builds wait on each other's lock). Its `--version` prints "1.5.0" for 3.2.0, so
+# the stamp file tracks the version: changing DYNOXIDE_VERSION reinstalls.
+DYNOXIDE_VERSION := 3.2.0
+DYNOXIDE := $(VENV)/dynoxide/bin/dynoxide
+DYNOXIDE_STAMP := $(VENV)/dynoxide/.version-$(DYNOXIDE_VERSION)
+
+$(DYNOXIDE_STAMP):
+	mkdir -p $(@D)
+	rm -f $(VENV)/dynoxide/.version-*
+	touch $@
+
+$(DYNOXIDE): $(DYNOXIDE_STAMP)
+	rm -rf $(VENV)/dynoxide/build
+	CARGO_TARGET_DIR=$(CURDIR)/$(VENV)/dynoxide/build cargo install dynoxide-rs \
+		--version =$(DYNOXIDE_VERSION) --locked --force --quiet \
+		--no-default-features --features native-sqlite,http-server,cli \
+		--root $(CURDIR)/$(VENV)/dynoxide
+	rm -rf $(VENV)/dynoxide/build
+	touch $@
+
 $(TOOLS):
 	$(PYTHON) -m venv $(VENV)/tools
 	$(VENV)/tools/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.8,<2'
@@ -32,7 +55,7 @@ $(SAM_VENV):
 	$(VENV)/sam/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.140,<2' 'cfn-lint>=1.30,<2'
 	touch $@
 
-venv: $(MOTO) $(TOOLS) $(SAM_VENV) ## Install the emulator, cargo-lambda, SAM CLI and cfn-lint into .venv/
+venv: $(MOTO) $(DYNOXIDE) $(TOOLS) $(SAM_VENV) ## Install the emulators, cargo-lambda, SAM CLI and cfn-lint into .venv/
 
 demo: $(MOTO) $(TOOLS) ## Run the function on sample events against a local AWS emulator and print the history
 	cargo build --bin bootstrap --bin ecs-task-history
@@ -40,13 +63,13 @@ demo: $(MOTO) $(TOOLS) ## Run the function on sample events against a local AWS 
 
 test: lint test-unit test-integration ## The whole test suite: lint, unit, emulator and end-to-end tests
 
-test-unit: ## Unit tests of the pure core (no emulator)
-	cargo test --lib
+test-unit: ## Unit tests: the core, adapters on in-memory fakes, the CLI's formatting (no emulator)
+	cargo test --workspace --lib --bins
 
-test-integration: $(MOTO) ## Integration and end-to-end tests against moto (started by the tests on 127.0.0.1)
-	cargo test --test '*'
+test-integration: $(MOTO) $(DYNOXIDE) ## Emulator and end-to-end tests: dynoxide (DynamoDB) and moto (ECS, SQS, STS, SNS), started by the tests on 127.0.0.1
+	cargo test --workspace --test '*'
 
-soak: $(MOTO) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~7 min on 2 cores)
+soak: $(MOTO) $(DYNOXIDE) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~7 min on 2 cores)
 	SOAK=1 cargo test --test faults -- --nocapture --test-threads 2
 
 FUZZ_CASES ?= 10000
@@ -56,8 +79,8 @@ fuzz: ## Property tests of the parser and normalizer with FUZZ_CASES cases each,
 
 lint: $(SAM_VENV) ## rustfmt, clippy (warnings are errors), cfn-lint and sam validate
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	$(VENV)/sam/bin/cfn-lint template.yaml
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/sam/bin/cfn-lint template.yaml member.yaml
 	$(VENV)/sam/bin/sam validate --lint --template template.yaml
 
 fmt: ## Format the code

@@ -76,7 +76,7 @@ fn as_task_event(value: &Value) -> TaskEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_between_history_and_snapshot_writes_then_redelivery_converges() {
     let (tasks, expected) = reference(5).await;
-    let proxy = FaultProxy::start(common::moto::endpoint(), 21).await;
+    let proxy = FaultProxy::start(21).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     let mut rng = Rng(21);
     let stream = shuffled_with_copies(&in_order_lifecycles(&tasks), &mut rng);
@@ -154,7 +154,7 @@ async fn killing_the_function_between_history_and_snapshot_writes_loses_nothing(
     let (tasks, expected) = reference(3).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = create_table(&dynamodb).await;
-    let proxy = FaultProxy::start(common::moto::endpoint(), 22).await;
+    let proxy = FaultProxy::start(22).await;
     let mut rng = Rng(22);
     let stream = shuffled_with_copies(&in_order_lifecycles(&tasks), &mut rng);
 
@@ -199,7 +199,7 @@ async fn killing_the_function_between_history_and_snapshot_writes_loses_nothing(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_invocations_on_the_same_tasks_never_move_a_snapshot_back() {
     let (tasks, expected) = reference(16).await;
-    let proxy = FaultProxy::start(common::moto::endpoint(), 23).await;
+    let proxy = FaultProxy::start(23).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     // Eight function instances: their own clients, one table.
     let config = sdk_config_through(&proxy.endpoint).await;
@@ -260,7 +260,7 @@ async fn eight_concurrent_invocations_on_the_same_tasks_never_move_a_snapshot_ba
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone() {
-    let proxy = FaultProxy::start(common::moto::endpoint(), 24).await;
+    let proxy = FaultProxy::start(24).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     let (cluster, arns) = run_tasks(&harness.ecs, 6, &[("team", "describe")]).await;
     let id = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
@@ -394,7 +394,7 @@ async fn an_oversized_task_is_stored_trimmed_and_marked_without_blocking_its_bat
 /// batch's other records must not fail with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_batch_write_falls_back_to_one_put_per_record() {
-    let proxy = FaultProxy::start(common::moto::endpoint(), 25).await;
+    let proxy = FaultProxy::start(25).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     let (cluster, arns) = run_tasks(&harness.ecs, 4, &[("team", "fallback")]).await;
     proxy.add_rule(
@@ -429,7 +429,7 @@ async fn a_refused_batch_write_falls_back_to_one_put_per_record() {
 /// delivery of the same event. Either way the record is there.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_a_conditional_write_does_not_change_the_outcome() {
-    let proxy = FaultProxy::start(common::moto::endpoint(), 26).await;
+    let proxy = FaultProxy::start(26).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     let (cluster, arns) = run_tasks(&harness.ecs, 1, &[("team", "lost")]).await;
     let event = |version: u64| versions_of(&arns, &cluster, version).remove(0);
@@ -457,7 +457,7 @@ async fn the_function_metrics_count_the_throttles_and_retries_it_met() {
     let (tasks, _) = reference(1).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let table = create_table(&dynamodb).await;
-    let proxy = FaultProxy::start(common::moto::endpoint(), 27).await;
+    let proxy = FaultProxy::start(27).await;
     let function = start_function_at(&table, &proxy.endpoint).await;
     proxy.add_rule(
         Rule::new("PutItem", 1.0, vec![Fault::ProvisionedThroughputExceeded])
@@ -484,7 +484,7 @@ async fn the_function_metrics_count_the_throttles_and_retries_it_met() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_invocations_under_faults_converge_when_retried() {
     let (tasks, expected) = reference(4).await;
-    let proxy = FaultProxy::start(common::moto::endpoint(), 28).await;
+    let proxy = FaultProxy::start(28).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     proxy.add_rule(Rule::new(
         "*",

@@ -88,7 +88,7 @@ async fn build_reference() -> Reference {
 /// into `rate` of every operation's requests, then compares the end state with the reference.
 async fn survives(kind: &str, rate: f64, faults: Vec<Fault>, seed: u64) {
     let reference = reference();
-    let proxy = FaultProxy::start(common::moto::endpoint(), seed).await;
+    let proxy = FaultProxy::start(seed).await;
     let harness = Harness::through(&proxy.endpoint, Settings::default()).await;
     proxy.add_rule(Rule::new("*", rate, faults));
 

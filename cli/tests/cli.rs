@@ -40,7 +40,7 @@ async fn cli_env(table: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, 
         .env_clear()
         .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+        .envs(common::emulator_env())
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -394,8 +394,23 @@ async fn cluster_json_jsonl_service_and_status_filters() {
         .collect();
     assert_eq!(codes.len(), 2, "{codes:?}");
     assert!(codes.contains(&"TaskFailedToStart") && codes.contains(&"EssentialContainerExited"));
+    let kinds: Vec<&str> = document["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["diagnosis"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"out-of-memory") && kinds.contains(&"image-not-found"),
+        "{kinds:?}"
+    );
+    // The summary is by diagnosis: one row per cause, with the exit codes it saw.
     let summary = document["summary"].as_array().unwrap();
-    assert!(summary.iter().any(|s| s["exitCode"] == 137), "{summary:?}");
+    let oom = summary
+        .iter()
+        .find(|s| s["kind"] == "out-of-memory")
+        .unwrap_or_else(|| panic!("{summary:?}"));
+    assert_eq!((oom["count"].as_u64(), oom["exitCodes"][0].as_i64()), (Some(1), Some(137)));
 }
 
 #[tokio::test]
@@ -513,7 +528,8 @@ async fn a_cluster_with_thousands_of_tasks_is_read_through_every_shard_and_page(
         "newest first"
     );
     assert_eq!(document["summary"][0]["count"], TASKS);
-    assert_eq!(document["summary"][0]["exitCode"], 137);
+    assert_eq!(document["summary"][0]["kind"], "out-of-memory");
+    assert_eq!(document["summary"][0]["exitCodes"], serde_json::json!([137]));
 }
 
 #[tokio::test]
@@ -790,7 +806,7 @@ async fn colours_appear_on_a_terminal_unless_no_color_is_set() {
             .args(["-qec", &command, "/dev/null"])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", common::moto::endpoint())
+            .envs(common::emulator_env())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::core::arn::last_segment;
 use crate::core::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
-use crate::core::event::{NetworkBinding, TaskEvent};
+use crate::core::event::{Container, NetworkBinding, TaskEvent};
 
 /// Every text taken from an event (reasons, images, names, unknown enum values, …) longer than this
 /// is cut, so one runaway field cannot push an item past DynamoDB's 400 KB limit and fail for ever.
@@ -188,29 +188,7 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         .containers
         .iter()
         .take(MAX_CONTAINERS)
-        .map(|container| ContainerRecord {
-            name: limit.text(&container.name),
-            image: limit.text(&container.image),
-            image_digest: limit.text(&container.image_digest),
-            runtime_id: limit.text(&container.runtime_id),
-            last_status: limit.value(container.last_status.as_ref(), TaskStatus::as_str),
-            exit_code: container.exit_code,
-            reason: limit.text(&container.reason),
-            health_status: limit.value(container.health_status.as_ref(), HealthStatus::as_str),
-            network_bindings: container
-                .network_bindings
-                .iter()
-                .take(MAX_BINDINGS)
-                .map(|binding| NetworkBinding {
-                    bind_ip: limit.text(&binding.bind_ip),
-                    container_port: binding.container_port,
-                    host_port: binding.host_port,
-                    protocol: limit.text(&binding.protocol),
-                    container_port_range: limit.text(&binding.container_port_range),
-                    host_port_range: limit.text(&binding.host_port_range),
-                })
-                .collect(),
-        })
+        .map(|container| limit.container(container))
         .collect();
     limit.truncated |= detail.containers.len() > MAX_CONTAINERS
         || detail
@@ -289,6 +267,32 @@ impl Limiter {
 
     fn text(&mut self, text: &Option<String>) -> Option<String> {
         text.as_deref().map(|text| self.cut(text, MAX_TEXT_BYTES))
+    }
+
+    fn container(&mut self, container: &Container) -> ContainerRecord {
+        ContainerRecord {
+            name: self.text(&container.name),
+            image: self.text(&container.image),
+            image_digest: self.text(&container.image_digest),
+            runtime_id: self.text(&container.runtime_id),
+            last_status: self.value(container.last_status.as_ref(), TaskStatus::as_str),
+            exit_code: container.exit_code,
+            reason: self.text(&container.reason),
+            health_status: self.value(container.health_status.as_ref(), HealthStatus::as_str),
+            network_bindings: container
+                .network_bindings
+                .iter()
+                .take(MAX_BINDINGS)
+                .map(|binding| NetworkBinding {
+                    bind_ip: self.text(&binding.bind_ip),
+                    container_port: binding.container_port,
+                    host_port: binding.host_port,
+                    protocol: self.text(&binding.protocol),
+                    container_port_range: self.text(&binding.container_port_range),
+                    host_port_range: self.text(&binding.host_port_range),
+                })
+                .collect(),
+        }
     }
 
     /// An enum value; only an unknown value's text can be long, and is cut like free text.

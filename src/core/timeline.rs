@@ -1,9 +1,8 @@
-//! A task's recorded versions read as a story: the phases it went through, the versions never
-//! recorded, and whether it failed. Shared by every reader (the CLI's tables and JSON, the report).
+//! A task's recorded versions read as a story: the phases it went through and the versions never
+//! recorded (why it stopped is `diagnosis`). Shared by every reader (the CLI's tables, the report).
 
 use chrono::{DateTime, Utc};
 
-use crate::core::enums::StopCode;
 use crate::core::history::HistoryRecord;
 use crate::core::reconcile::is_reconciled;
 
@@ -122,16 +121,6 @@ pub fn failing_exit(record: &HistoryRecord) -> Option<(i64, Option<&str>)> {
     })
 }
 
-/// A task that failed: it never started, or an essential container exited non-zero. (Records do not
-/// say which containers are essential; with `EssentialContainerExited`, a non-zero exit is the cause.)
-pub fn is_failed(record: &HistoryRecord) -> bool {
-    match &record.stop_code {
-        Some(StopCode::TaskFailedToStart) => true,
-        Some(StopCode::EssentialContainerExited) => failing_exit(record).is_some(),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,19 +195,13 @@ mod tests {
     }
 
     #[test]
-    fn failure_is_a_failed_start_or_a_non_zero_essential_exit() {
+    fn the_failing_exit_is_the_first_non_zero_one() {
         let oom = record(include_str!("../../events/fargate-batch-stopped-oom.json"));
-        assert!(is_failed(&oom));
         assert_eq!(failing_exit(&oom).map(|(code, _)| code), Some(137));
-        assert!(is_failed(&record(include_str!(
-            "../../events/fargate-failed-to-start.json"
-        ))));
-        let scaled_in = record(include_str!("../../events/fargate-web-v8-stopped.json"));
-        assert!(!is_failed(&scaled_in));
         let mut clean_exit = oom.clone();
         for container in &mut clean_exit.containers {
             container.exit_code = Some(0);
         }
-        assert!(!is_failed(&clean_exit));
+        assert_eq!(failing_exit(&clean_exit), None);
     }
 }

@@ -19,7 +19,7 @@ fn dynoxide_path() -> PathBuf {
     if let Ok(path) = std::env::var("DYNOXIDE") {
         return PathBuf::from(path);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/dynoxide/bin/dynoxide")
+    super::root().join(".venv/dynoxide/bin/dynoxide")
 }
 
 fn free_port() -> u16 {

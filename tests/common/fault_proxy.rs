@@ -145,7 +145,9 @@ impl Logged {
 }
 
 struct State {
+    /// Where requests go: DynamoDB's to its emulator, every other service's to moto.
     upstream: String,
+    dynamodb: String,
     rules: Mutex<Vec<Rule>>,
     rng: Mutex<Rng>,
     log: Mutex<Vec<Logged>>,
@@ -161,15 +163,19 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Listens on a free 127.0.0.1 port, forwarding to `upstream` (`http://host:port`), until the
-    /// test's runtime ends.
-    pub async fn start(upstream: &str, seed: u64) -> Self {
+    /// Listens on a free 127.0.0.1 port, forwarding DynamoDB requests to the tests' DynamoDB
+    /// emulator and the others to moto, until the test's runtime ends.
+    pub async fn start(seed: u64) -> Self {
+        let upstream = super::moto::endpoint();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind fault proxy");
         let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
         let state = Arc::new(State {
             upstream: upstream.trim_start_matches("http://").to_owned(),
+            dynamodb: super::dynamodb_endpoint()
+                .trim_start_matches("http://")
+                .to_owned(),
             rules: Mutex::default(),
             rng: Mutex::new(Rng(seed | 1)),
             log: Mutex::default(),
@@ -288,7 +294,17 @@ impl State {
         };
         let mut upstream = None;
         if forwards {
-            let answer = forward(&self.upstream, &parts, body).await;
+            let is_dynamodb = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|target| target.to_str().ok())
+                .is_some_and(|target| target.starts_with("DynamoDB"));
+            let to = if is_dynamodb {
+                &self.dynamodb
+            } else {
+                &self.upstream
+            };
+            let answer = forward(to, &parts, body).await;
             entry.answered = self.next();
             match answer {
                 Ok(answer) => {

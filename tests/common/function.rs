@@ -32,6 +32,16 @@ pub fn sum(lines: &[Value], metric: &str) -> f64 {
     lines.iter().filter_map(|line| line[metric].as_f64()).sum()
 }
 
+/// Where the function reaches AWS: the emulators (DynamoDB's own, moto for the rest), or everything
+/// through one endpoint (the fault proxy, which routes the same way).
+fn endpoint_env(endpoint: &str) -> Vec<(&'static str, &str)> {
+    if endpoint == super::moto::endpoint() {
+        super::emulator_env().to_vec()
+    } else {
+        vec![("AWS_ENDPOINT_URL", endpoint)]
+    }
+}
+
 /// The function binary cargo built for these tests (the root package's), or the workspace's
 /// debug build when the tests are another package's.
 pub fn bootstrap_path() -> std::path::PathBuf {
@@ -62,7 +72,7 @@ pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
-        .env("AWS_ENDPOINT_URL", endpoint)
+        .envs(endpoint_env(endpoint))
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")

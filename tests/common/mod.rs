@@ -1,6 +1,7 @@
 //! Shared set-up for the integration tests: the emulator, AWS clients, tables, ECS tasks, events.
 #![allow(dead_code)]
 
+pub mod dynoxide;
 pub mod fault_proxy;
 pub mod function;
 pub mod moto;
@@ -53,15 +54,52 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// The DynamoDB the tests use: dynoxide, which bills capacity like DynamoDB; `TEST_DYNAMODB=moto`
+/// runs the suite against moto's DynamoDB instead (to compare the emulators).
+pub fn dynamodb_endpoint() -> &'static str {
+    match std::env::var("TEST_DYNAMODB").as_deref() {
+        Ok("moto") => moto::endpoint(),
+        _ => dynoxide::endpoint(),
+    }
+}
+
+/// The endpoints a child process (the function, the CLI) reaches the emulators at: DynamoDB's
+/// own, everything else moto, as the SDK reads them from the environment.
+pub fn emulator_env() -> [(&'static str, &'static str); 2] {
+    [
+        ("AWS_ENDPOINT_URL", moto::endpoint()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
+    ]
+}
+
+/// Per-service endpoints for in-process clients, as `AWS_ENDPOINT_URL_<SERVICE>` gives them to a
+/// process: DynamoDB to its emulator, every other service to moto.
+#[derive(Debug)]
+struct Emulators;
+
+impl aws_types::service_config::LoadServiceConfig for Emulators {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        (key.env() == "AWS_ENDPOINT_URL").then(|| {
+            if key.service_id() == "DynamoDB" {
+                dynamodb_endpoint().to_owned()
+            } else {
+                moto::endpoint().to_owned()
+            }
+        })
+    }
+}
+
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto::endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
         .load()
         .await
+        .into_builder()
+        .service_config(Emulators)
+        .build()
 }
 
 /// The SDK's attempt timeout for clients behind the fault proxy: short, so a slow answer costs

@@ -1,16 +1,17 @@
 //! `cluster`: tasks of a cluster (or service) that changed in a window, newest first, from the
 //! sharded byCluster / byService index (README access patterns 4–6); `--failed` adds a summary.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use ecs_task_history::aws::dynamodb::items::{history_from_item, item_json, item_key, Item};
 use ecs_task_history::aws::dynamodb::keys::{iso_time, task_arn_of, version_of};
 use ecs_task_history::core::arn::last_segment;
-use ecs_task_history::core::enums::{StopCode, TaskStatus};
+use ecs_task_history::core::enums::TaskStatus;
 use ecs_task_history::core::history::HistoryRecord;
-use ecs_task_history::core::timeline::{failing_exit, is_failed};
+use ecs_task_history::core::diagnosis::{diagnose, Diagnosis, Kind};
+use ecs_task_history::core::timeline::failing_exit;
 use ecs_task_history::read::{HistoryReader, Scope, WindowFilter};
 use serde_json::{json, Value};
 
@@ -22,11 +23,28 @@ use crate::output::{clip, status_colour, Colour, Style};
 use crate::table::Table;
 use crate::timespec;
 
-/// One task's newest record in the window, and how many of its changes fell in the window.
+/// One task's newest record in the window, how many of its changes fell in the window, and why it
+/// stopped (computed when read, so a better catalog improves old history too).
 struct Row {
     item: Item,
     record: HistoryRecord,
     changes: usize,
+    diagnosis: Diagnosis,
+}
+
+impl Row {
+    fn stopped(&self) -> bool {
+        self.diagnosis.kind != Kind::StillRunning
+    }
+
+    /// The record as JSON (the table's attribute names), with its diagnosis once it stopped.
+    fn json(&self) -> Value {
+        let mut json = item_json(&self.item);
+        if self.stopped() {
+            json["diagnosis"] = serde_json::to_value(&self.diagnosis).unwrap_or(Value::Null);
+        }
+        json
+    }
 }
 
 pub async fn run(
@@ -51,7 +69,7 @@ pub async fn run(
         .await
         .map_err(|err| CliError::table(err, reader.table()))?;
     if args.failed {
-        rows.retain(|row| is_failed(&row.record));
+        rows.retain(|row| row.diagnosis.kind.is_failure());
     }
     let window = Window {
         cluster_arn: &cluster_arn,
@@ -107,11 +125,9 @@ fn filter_of(args: &ClusterArgs) -> Result<WindowFilter, CliError> {
                 "drop --status, or use --status STOPPED",
             ));
         }
+        // Which stops are failures is the diagnosis's call, made on the records: a Spot
+        // interruption or a failed health check has no failure stop code.
         filter.last_status = Some(TaskStatus::Stopped.as_str().to_owned());
-        filter.stop_codes = vec![
-            StopCode::TaskFailedToStart.as_str().to_owned(),
-            StopCode::EssentialContainerExited.as_str().to_owned(),
-        ];
     }
     Ok(filter)
 }
@@ -134,10 +150,12 @@ async fn fetch_rows(
         .filter_map(|(changes, item)| {
             let item = item?;
             let record = history_from_item(&item).ok()?;
+            let diagnosis = diagnose(std::slice::from_ref(&record));
             Some(Row {
                 item,
                 record,
                 changes,
+                diagnosis,
             })
         })
         .collect())
@@ -178,34 +196,43 @@ struct Window<'a> {
     failed: bool,
 }
 
-/// Failures grouped by stop code, exit code and reason, most frequent first.
-fn summary(rows: &[Row]) -> Vec<(usize, String, Option<i64>, String)> {
-    let mut groups: BTreeMap<(String, Option<i64>, String), usize> = BTreeMap::new();
+/// Failures of one kind: how many, the exit codes seen, one example reason.
+struct Group {
+    kind: Kind,
+    count: usize,
+    exit_codes: BTreeSet<i64>,
+    example: String,
+}
+
+/// Failures grouped by diagnosis kind, most frequent first: one cause is one row, whatever ids,
+/// images or target groups its reasons embed.
+fn summary(rows: &[Row]) -> Vec<Group> {
+    let mut groups: BTreeMap<&'static str, Group> = BTreeMap::new();
     for row in rows {
         let record = &row.record;
-        let code = record
-            .stop_code
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default();
+        let group = groups.entry(row.diagnosis.kind.slug()).or_insert_with(|| Group {
+            kind: row.diagnosis.kind,
+            count: 0,
+            exit_codes: BTreeSet::new(),
+            example: String::new(),
+        });
+        group.count += 1;
         let (exit, reason) = match failing_exit(record) {
-            Some((exit, reason)) => (
-                Some(exit),
-                reason
-                    .or(record.stopped_reason.as_deref())
-                    .unwrap_or("")
-                    .to_owned(),
-            ),
-            None => (None, record.stopped_reason.clone().unwrap_or_default()),
+            Some((exit, reason)) => (Some(exit), reason.or(record.stopped_reason.as_deref())),
+            None => (None, record.stopped_reason.as_deref()),
         };
-        *groups.entry((code, exit, reason)).or_default() += 1;
+        group.exit_codes.extend(exit);
+        if group.example.is_empty() {
+            group.example = reason.unwrap_or("").to_owned();
+        }
     }
-    let mut summary: Vec<_> = groups
-        .into_iter()
-        .map(|((code, exit, reason), count)| (count, code, exit, reason))
-        .collect();
-    summary.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let mut summary: Vec<Group> = groups.into_values().collect();
+    summary.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.slug().cmp(b.kind.slug())));
     summary
+}
+
+fn exit_list(codes: &BTreeSet<i64>) -> String {
+    codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn show(
@@ -221,13 +248,19 @@ fn show(
                 "service": window.service,
                 "from": iso_time(window.from),
                 "to": iso_time(window.to),
-                "tasks": rows.iter().map(|row| item_json(&row.item)).collect::<Vec<Value>>(),
+                "tasks": rows.iter().map(Row::json).collect::<Vec<Value>>(),
             });
             if window.failed {
                 document["summary"] = summary(rows)
                     .into_iter()
-                    .map(|(count, code, exit, reason)| {
-                        json!({"count": count, "stopCode": code, "exitCode": exit, "reason": reason})
+                    .map(|group| {
+                        json!({
+                            "kind": group.kind.slug(),
+                            "title": group.kind.title(),
+                            "count": group.count,
+                            "exitCodes": group.exit_codes,
+                            "example": group.example,
+                        })
                     })
                     .collect();
             }
@@ -235,7 +268,7 @@ fn show(
         }
         Format::Jsonl => {
             for row in rows {
-                writeln!(out, "{}", item_json(&row.item))?;
+                writeln!(out, "{}", row.json())?;
             }
             Ok(())
         }
@@ -262,20 +295,38 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
         return format!("No task of {scope} {what} between {span}.\n");
     }
     let changes: usize = rows.iter().map(|row| row.changes).sum();
+    let title = if window.failed {
+        "Failed tasks in"
+    } else {
+        "Tasks in"
+    };
     let mut text = format!(
         "{} {scope}, {span}: {} task{}, {changes} change{}\n\n",
-        style.paint(
-            if window.failed {
-                "Failed tasks in"
-            } else {
-                "Tasks in"
-            },
-            Colour::Bold
-        ),
+        style.paint(title, Colour::Bold),
         rows.len(),
         if rows.len() == 1 { "" } else { "s" },
         if changes == 1 { "" } else { "s" },
     );
+    text.push_str(&rows_table(style, rows));
+    if window.failed {
+        text.push_str(&format!("\n{}\n", style.paint("By diagnosis", Colour::Bold)));
+        let mut table =
+            Table::new(&["COUNT", "DIAGNOSIS", "EXIT", "EXAMPLE REASON"]).align_right(&[0]);
+        for group in summary(rows) {
+            table.row(vec![
+                group.count.to_string(),
+                group.kind.title().to_owned(),
+                exit_list(&group.exit_codes),
+                clip(&group.example, 80),
+            ]);
+        }
+        text.push_str(&table.render());
+    }
+    text
+}
+
+/// One row per task: its newest change in the window, and why it stopped.
+fn rows_table(style: Style, rows: &[Row]) -> String {
     let mut table = Table::new(&[
         &format!("TIME ({})", style.zone()),
         "TASK",
@@ -284,17 +335,13 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
         "VER",
         "STOP CODE",
         "EXIT",
+        "DIAGNOSIS",
         "REASON",
     ])
     .align_right(&[4, 6]);
     for row in rows {
         let record = &row.record;
-        let failed = is_failed(record);
-        let status = record
-            .last_status
-            .as_ref()
-            .map(|s| s.as_str())
-            .unwrap_or("?");
+        let status = record.last_status.as_ref().map_or("?", |s| s.as_str());
         let (exit, reason) = match failing_exit(record) {
             Some((code, reason)) => (
                 style.paint(&code.to_string(), Colour::Red),
@@ -319,7 +366,7 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
                 .map(|s| format!("service:{s}"))
                 .or_else(|| record.group.clone())
                 .unwrap_or_default(),
-            style.paint(status, status_colour(status, failed)),
+            style.paint(status, status_colour(status, row.diagnosis.kind.is_failure())),
             record.version.to_string(),
             record
                 .stop_code
@@ -327,27 +374,15 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
                 .map(|c| c.as_str().to_owned())
                 .unwrap_or_default(),
             exit,
+            if row.stopped() {
+                row.diagnosis.kind.slug().to_owned()
+            } else {
+                String::new()
+            },
             clip(reason, 60),
         ]);
     }
-    text.push_str(&table.render());
-    if window.failed {
-        text.push_str(&format!(
-            "\n{}\n",
-            style.paint("By stop reason and exit code", Colour::Bold)
-        ));
-        let mut table = Table::new(&["COUNT", "STOP CODE", "EXIT", "REASON"]).align_right(&[0, 2]);
-        for (count, code, exit, reason) in summary(rows) {
-            table.row(vec![
-                count.to_string(),
-                code,
-                exit.map(|e| e.to_string()).unwrap_or_default(),
-                clip(&reason, 80),
-            ]);
-        }
-        text.push_str(&table.render());
-    }
-    text
+    table.render()
 }
 
 #[cfg(test)]

@@ -211,19 +211,19 @@ pub async fn replay<D: TaskDescriber, S: TaskStore>(
     results
 }
 
-async fn drain_dlq<D: TaskDescriber, S: TaskStore>(
-    context: &Context,
-    pipeline: &Pipeline<D, S>,
-    queue_url: &str,
-    summary: &mut Summary,
-    err: &mut dyn Write,
-) -> Result<(), CliError> {
-    let sqs = context.sqs();
-    let mut kept = Vec::new();
-    loop {
-        let output = sqs
+/// The dead-letter queue being drained.
+struct Dlq<'a> {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: &'a str,
+}
+
+impl Dlq<'_> {
+    /// The next messages (hidden from other readers while this run works on them); none at the end.
+    async fn receive(&self) -> Result<Vec<Source>, CliError> {
+        let output = self
+            .sqs
             .receive_message()
-            .queue_url(queue_url)
+            .queue_url(self.queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
             .visibility_timeout(DLQ_VISIBILITY_SECONDS)
@@ -231,66 +231,110 @@ async fn drain_dlq<D: TaskDescriber, S: TaskStore>(
             .await
             .map_err(|err| {
                 CliError::aws(
-                    service_error("SQS ReceiveMessage", queue_url, &err),
+                    service_error("SQS ReceiveMessage", self.queue_url, &err),
                     "sqs:ReceiveMessage on the queue",
                 )
             })?;
-        let messages = output.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        let sources: Vec<Source> = messages
+        Ok(output
+            .messages
+            .unwrap_or_default()
             .iter()
             .map(|message| Source {
                 label: format!("message {}", message.message_id().unwrap_or("?")),
                 body: message.body().unwrap_or_default().to_owned(),
                 receipt: message.receipt_handle().map(str::to_owned),
             })
-            .collect();
-        let results = replay(pipeline, &sources).await;
-        let mut entries = Vec::new();
-        for (position, (source, result)) in sources.iter().zip(&results).enumerate() {
-            let Some(receipt) = &source.receipt else {
-                continue;
-            };
-            if result.processed() {
-                let entry = DeleteMessageBatchRequestEntry::builder()
+            .collect())
+    }
+
+    /// Deletes these messages; counts them, and lists any SQS would not delete.
+    async fn delete(&self, receipts: &[&str], summary: &mut Summary) -> Result<(), CliError> {
+        if receipts.is_empty() {
+            return Ok(());
+        }
+        let mut entries = Vec::with_capacity(receipts.len());
+        for (position, receipt) in receipts.iter().enumerate() {
+            entries.push(
+                DeleteMessageBatchRequestEntry::builder()
                     .id(position.to_string())
-                    .receipt_handle(receipt)
+                    .receipt_handle(*receipt)
                     .build()
                     .map_err(|err| {
                         CliError::new(ErrorKind::Aws, err.to_string(), "report this as a bug")
-                    })?;
-                entries.push(entry);
-            } else {
-                kept.push(receipt.clone());
-            }
+                    })?,
+            );
         }
-        if !entries.is_empty() {
-            let deleted = sqs
-                .delete_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries.clone()))
+        let deleted = self
+            .sqs
+            .delete_message_batch()
+            .queue_url(self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|err| {
+                CliError::aws(
+                    service_error("SQS DeleteMessageBatch", self.queue_url, &err),
+                    "sqs:DeleteMessage on the queue",
+                )
+            })?;
+        summary.deleted += deleted.successful().len();
+        for failure in deleted.failed() {
+            summary.problems.push((
+                "kept".to_owned(),
+                "failed",
+                format!(
+                    "could not delete message: {}",
+                    failure.message().unwrap_or(failure.code())
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Kept messages become visible again at once, for inspection or the next replay.
+    async fn release(&self, receipts: Vec<String>) {
+        for receipt in receipts {
+            let _ = self
+                .sqs
+                .change_message_visibility()
+                .queue_url(self.queue_url)
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
                 .send()
-                .await
-                .map_err(|err| {
-                    CliError::aws(
-                        service_error("SQS DeleteMessageBatch", queue_url, &err),
-                        "sqs:DeleteMessage on the queue",
-                    )
-                })?;
-            summary.deleted += deleted.successful().len();
-            for failure in deleted.failed() {
-                summary.problems.push((
-                    "kept".to_owned(),
-                    "failed",
-                    format!(
-                        "could not delete message: {}",
-                        failure.message().unwrap_or(failure.code())
-                    ),
-                ));
+                .await;
+        }
+    }
+}
+
+/// Replays the queue's messages until it is empty, deleting each one whose events are all in the
+/// history now and keeping the others.
+async fn drain_dlq<D: TaskDescriber, S: TaskStore>(
+    context: &Context,
+    pipeline: &Pipeline<D, S>,
+    queue_url: &str,
+    summary: &mut Summary,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    let dlq = Dlq {
+        sqs: context.sqs(),
+        queue_url,
+    };
+    let mut kept = Vec::new();
+    loop {
+        let sources = dlq.receive().await?;
+        if sources.is_empty() {
+            break;
+        }
+        let results = replay(pipeline, &sources).await;
+        let mut done = Vec::new();
+        for (source, result) in sources.iter().zip(&results) {
+            match &source.receipt {
+                Some(receipt) if result.processed() => done.push(receipt.as_str()),
+                Some(receipt) => kept.push(receipt.clone()),
+                None => {}
             }
         }
+        dlq.delete(&done, summary).await?;
         summary.add(&sources, &results);
         let _ = writeln!(
             err,
@@ -299,16 +343,7 @@ async fn drain_dlq<D: TaskDescriber, S: TaskStore>(
         );
     }
     summary.kept = kept.len();
-    // Kept messages become visible again at once, for inspection or the next replay.
-    for receipt in kept {
-        let _ = sqs
-            .change_message_visibility()
-            .queue_url(queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(0)
-            .send()
-            .await;
-    }
+    dlq.release(kept).await;
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 use std::io::Write;
 
 use ecs_task_history::aws::dynamodb::items::{history_from_item, item_json, Item};
+use ecs_task_history::core::diagnosis::{diagnose, Diagnosis};
 use ecs_task_history::core::history::HistoryRecord;
-use ecs_task_history::core::timeline::{is_failed, notes, phases, Note, Phase};
+use ecs_task_history::core::timeline::{notes, phases, Note, Phase};
 use serde_json::{json, Value};
 
 use super::resolve;
@@ -62,27 +63,39 @@ async fn candidate_arns(context: &Context, args: &TaskArgs) -> Result<Vec<String
 
 fn show(style: Style, task_arn: &str, items: &[Item], out: &mut dyn Write) -> Result<(), CliError> {
     let write = |err| CliError::io("writing the output", err);
+    let mut records = Vec::with_capacity(items.len());
+    let mut unreadable = Vec::new();
+    for item in items {
+        match history_from_item(item) {
+            Ok(record) => records.push(record),
+            Err(err) => unreadable.push(err),
+        }
+    }
+    // Computed when read, so a better catalog improves old history too.
+    let diagnosis = serde_json::to_value(diagnose(&records)).unwrap_or(Value::Null);
     match style.format {
         Format::Json => {
             let document = json!({
                 "taskArn": task_arn,
                 "versions": items.iter().map(item_json).collect::<Vec<Value>>(),
+                "diagnosis": diagnosis,
             });
             writeln!(out, "{document:#}").map_err(write)
         }
         Format::Jsonl => {
-            for item in items {
-                writeln!(out, "{}", item_json(item)).map_err(write)?;
+            // One line per version; the newest carries the task's diagnosis.
+            for (position, item) in items.iter().enumerate() {
+                let mut line = item_json(item);
+                if position + 1 == items.len() {
+                    line["diagnosis"] = diagnosis.clone();
+                }
+                writeln!(out, "{line}").map_err(write)?;
             }
             Ok(())
         }
         Format::Table => {
-            let mut records = Vec::with_capacity(items.len());
-            for item in items {
-                match history_from_item(item) {
-                    Ok(record) => records.push(record),
-                    Err(err) => writeln!(out, "warning: skipping {err}").map_err(write)?,
-                }
+            for err in unreadable {
+                writeln!(out, "warning: skipping {err}").map_err(write)?;
             }
             out.write_all(render(style, &records).as_bytes())
                 .map_err(write)
@@ -95,10 +108,11 @@ pub fn render(style: Style, records: &[HistoryRecord]) -> String {
     let Some(newest) = records.last() else {
         return String::new();
     };
+    let diagnosis = diagnose(records);
     let mut text = header(style, newest);
     text.push('\n');
-    text.push_str(&versions(style, records));
-    text.push_str(&stop(style, newest));
+    text.push_str(&versions(style, records, diagnosis.kind.is_failure()));
+    text.push_str(&stop(style, newest, &diagnosis));
     if !newest.containers.is_empty() {
         text.push('\n');
         text.push_str(&containers(style, newest));
@@ -149,7 +163,7 @@ fn note_text(note: &Note) -> String {
 }
 
 /// One row per version: time, status, how long it stayed, and notes; then the phases.
-fn versions(style: Style, records: &[HistoryRecord]) -> String {
+fn versions(style: Style, records: &[HistoryRecord], failed: bool) -> String {
     let mut table = Table::new(&[
         "VERSION",
         &format!("TIME ({})", style.zone()),
@@ -168,7 +182,7 @@ fn versions(style: Style, records: &[HistoryRecord]) -> String {
         table.row(vec![
             record.version.to_string(),
             style.time(record.event_time),
-            style.paint(status, status_colour(status, is_failed(record))),
+            style.paint(status, status_colour(status, failed)),
             record
                 .desired_status
                 .as_ref()
@@ -200,24 +214,35 @@ fn versions(style: Style, records: &[HistoryRecord]) -> String {
     text
 }
 
-fn stop(style: Style, newest: &HistoryRecord) -> String {
+/// The stop as ECS wrote it, then why in plain words and what to check.
+fn stop(style: Style, newest: &HistoryRecord, diagnosis: &Diagnosis) -> String {
     let label = style.paint("Stopped", Colour::Bold);
-    match (&newest.stop_code, &newest.stopped_reason) {
+    let colour = if diagnosis.kind.is_failure() {
+        Colour::Red
+    } else {
+        Colour::Dim
+    };
+    let mut text = match (&newest.stop_code, &newest.stopped_reason) {
         (Some(code), reason) => {
             let line = format!("{code}: {}", reason.as_deref().unwrap_or(""));
-            let colour = if is_failed(newest) {
-                Colour::Red
-            } else {
-                Colour::Dim
-            };
             format!(
                 "{label} {}\n",
                 style.paint(line.trim_end_matches(": "), colour)
             )
         }
         (None, Some(reason)) => format!("{label} {reason}\n"),
-        (None, None) => String::new(),
+        (None, None) => return String::new(),
+    };
+    let why = style.paint("Why", Colour::Bold);
+    text.push_str(&format!(
+        "{why}     {}: {}\n",
+        style.paint(diagnosis.kind.title(), colour),
+        diagnosis.explanation
+    ));
+    for step in &diagnosis.next_steps {
+        text.push_str(&format!("        → {step}\n"));
     }
+    text
 }
 
 fn containers(style: Style, newest: &HistoryRecord) -> String {
