@@ -57,9 +57,9 @@ $(SAM_VENV):
 
 venv: $(MOTO) $(DYNOXIDE) $(TOOLS) $(SAM_VENV) ## Install the emulators, cargo-lambda, SAM CLI and cfn-lint into .venv/
 
-demo: $(MOTO) $(TOOLS) ## Run the function on sample events against a local AWS emulator and print the history
-	cargo build --bin bootstrap --bin ecs-task-history
-	bash scripts/demo.sh
+demo: $(MOTO) $(DYNOXIDE) ## The real function and CLI on a story of ECS task events, against local emulators (examples/demo.rs)
+	cargo build --workspace --bins
+	cargo run --quiet --example demo
 
 test: lint test-unit test-integration ## The whole test suite: lint, unit, emulator and end-to-end tests
 

@@ -14,6 +14,8 @@ use ecs_task_history::aws::dynamodb::items::{
     history_item, item_size, snapshot_item, DYNAMODB_ITEM_LIMIT, MAX_ITEM_BYTES,
 };
 use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
+use ecs_task_history::core::rejected::identify;
+use proptest::strategy::{BoxedStrategy, ValueTree};
 use ecs_task_history::core::history::{normalize, RecordContext, Snapshot, TagSource, Tags};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -96,6 +98,87 @@ fn json() -> impl Strategy<Value = Value> {
                 .prop_map(|map| Value::Object(map.into_iter().collect::<Map<_, _>>())),
         ]
     })
+}
+
+/// The sample's bytes cut at a random place (true: it was cut), or with a few bytes overwritten,
+/// or random bytes.
+fn damaged_sample() -> impl Strategy<Value = (Vec<u8>, bool)> {
+    let sample = SAMPLE.trim_end().as_bytes().to_vec();
+    let length = sample.len();
+    let cut = sample.clone();
+    let overwritten = sample;
+    prop_oneof![
+        (0..length - 1).prop_map(move |at| (cut[..at].to_vec(), true)),
+        vec((0..length, any::<u8>()), 1..8).prop_map(move |changes| {
+            let mut bytes = overwritten.clone();
+            for (at, byte) in changes {
+                bytes[at] = byte;
+            }
+            (bytes, false)
+        }),
+        vec(any::<u8>(), 0..2048).prop_map(|bytes| (bytes, false)),
+    ]
+}
+
+/// A well-typed value for a known detail field.
+fn typed(field: &str) -> BoxedStrategy<Value> {
+    match field {
+        "version" => (0u64..20).prop_map(Value::from).boxed(),
+        "taskArn" => text(40)
+            .prop_map(|id| Value::from(format!("arn:aws:ecs:us-east-1:1:task/c/{id}")))
+            .boxed(),
+        "clusterArn" => Just(Value::from("arn:aws:ecs:us-east-1:1:cluster/c")).boxed(),
+        "createdAt" | "updatedAt" | "stoppedAt" => {
+            Just(Value::from("2026-11-20T03:14:47.123Z")).boxed()
+        }
+        "containers" | "attachments" => vec(btree_map(text(8), leaf(), 0..4), 0..3)
+            .prop_map(|items| {
+                Value::Array(
+                    items
+                        .into_iter()
+                        .map(|map| Value::Object(map.into_iter().collect()))
+                        .collect(),
+                )
+            })
+            .boxed(),
+        "overrides" => Just(serde_json::json!({})).boxed(),
+        _ => any_text().prop_map(Value::String).boxed(),
+    }
+}
+
+/// An ECS Task State Change whose every known detail field is well typed 49 times in 50 (so about one event in three has a wrong type somewhere).
+fn task_event() -> impl Strategy<Value = Value> {
+    let fields: Vec<BoxedStrategy<(String, Value)>> = DETAIL_FIELDS
+        .iter()
+        .map(|field| {
+            prop_oneof![49 => typed(field), 1 => json()]
+                .prop_map(move |value| ((*field).to_owned(), value))
+                .boxed()
+        })
+        .collect();
+    fields.prop_map(|fields| {
+        serde_json::json!({
+            "version": "0",
+            "id": "e",
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "detail": Value::Object(fields.into_iter().collect()),
+        })
+    })
+}
+
+/// The generator above must keep reaching the item checks, not just the parser's errors.
+#[test]
+fn most_generated_task_events_parse() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = task_event();
+    let parsed = (0..200)
+        .filter(|_| {
+            let value = strategy.new_tree(&mut runner).unwrap().current();
+            matches!(parse_event(&value.to_string()), Ok(Parsed::Task(_)))
+        })
+        .count();
+    assert!(parsed >= 80, "only {parsed} of 200 generated events parsed");
 }
 
 /// One change to the sample event.
@@ -223,16 +306,37 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
+    /// Bytes near a real event (cut short, or with bytes overwritten) and plain garbage: every
+    /// unreadable one is an error that says why, and what the rejection log line reads off it stays
+    /// short; a cut-off event can never parse.
     #[test]
-    fn arbitrary_bytes_never_panic_the_parser(bytes in vec(any::<u8>(), 0..2048)) {
+    fn arbitrary_bytes_are_rejected_with_a_reason_or_parse_into_storable_items(
+        (bytes, cut) in damaged_sample()
+    ) {
         let text = String::from_utf8_lossy(&bytes);
-        let _ = parse_event(&text);
+        match parse_event(&text) {
+            Err(err) => prop_assert!(!err.to_string().is_empty()),
+            Ok(Parsed::Task(event)) => {
+                prop_assert!(!cut, "a cut-off event parsed");
+                check_items(&event);
+            }
+            Ok(Parsed::Other { .. }) => prop_assert!(!cut, "a cut-off event parsed"),
+        }
+        let who = identify(&text);
+        for field in [&who.event_id, &who.task_arn, &who.version] {
+            prop_assert!(field.chars().count() <= 601, "{} chars", field.chars().count());
+        }
     }
 
+    /// Task events whose known fields hold anything (well-typed values mostly, random JSON
+    /// otherwise), so that most parse and reach the item checks; see
+    /// `most_generated_task_events_parse` for the share.
     #[test]
-    fn arbitrary_json_never_panics_the_parser(value in json()) {
-        if let Ok(Parsed::Task(event)) = parse_event(&value.to_string()) {
-            check_items(&event);
+    fn arbitrary_task_events_parse_or_fail_cleanly_and_always_fit_an_item(value in task_event()) {
+        match parse_event(&value.to_string()) {
+            Ok(Parsed::Task(event)) => check_items(&event),
+            Ok(Parsed::Other { .. }) => prop_assert!(false, "a task state change was skipped"),
+            Err(err) => prop_assert!(!err.to_string().is_empty()),
         }
     }
 

@@ -5,6 +5,7 @@ mod common;
 
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness, LIFECYCLE};
 use ecs_task_history::aws::dynamodb::keys::INDEX_PROJECTED;
+use ecs_task_history::aws::dynamodb::schema;
 use ecs_task_history::aws::dynamodb::DynamoStore;
 use ecs_task_history::aws::Aws;
 use ecs_task_history::core::enrich::EnrichMode;
@@ -212,12 +213,7 @@ async fn describe_failure_fails_only_the_fresh_events_and_they_record_on_redeliv
     let (cluster, tasks) = run_tasks(&harness.ecs, 1, &[("team", "x")]).await;
     let task = &tasks[0];
     // ECS unreachable (nothing listens on port 1) while DynamoDB works: DescribeTasks fails as a whole.
-    let unreachable = harness
-        .config
-        .to_builder()
-        .endpoint_url("http://127.0.0.1:1")
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-        .build();
+    let unreachable = common::sdk_config_through("http://127.0.0.1:1").await;
     let broken = Pipeline::new(
         Aws::new(unreachable).ecs(&common::ecs_settings()),
         DynamoStore::new(harness.dynamodb.clone(), harness.table.clone()),
@@ -501,30 +497,49 @@ async fn the_template_grants_every_operation_the_function_makes() {
     }
 }
 
-/// The table's schema is written out three times: template.yaml (production), tests/common (these
-/// tests) and scripts/demo_setup.py (demo and bench). Their indexes must project the same attributes
-/// as the code expects, or readers would find them missing only once deployed.
+/// The table's schema is written twice: template.yaml (deployments) and `schema.rs` (the tests, the
+/// demo, the bench, `ecs-task-history create-table`). They must agree on every key, index, projection
+/// and the TTL attribute, or readers would find attributes missing only once deployed.
 #[test]
-fn every_copy_of_the_schema_projects_the_attributes_the_readers_filter_on() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let read = |path: &str| std::fs::read_to_string(format!("{root}/{path}")).expect(path);
-    let template = read("template.yaml");
-    let yaml_list = format!("NonKeyAttributes: [{}]", INDEX_PROJECTED.join(", "));
-    assert_eq!(template.matches("ProjectionType: INCLUDE").count(), 2);
-    assert_eq!(template.matches(&yaml_list).count(), 2, "{yaml_list}");
-    assert!(!template.contains("ProjectionType: ALL"));
-    let python_list = INDEX_PROJECTED
-        .iter()
-        .map(|a| format!("\"{a}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let script = read("scripts/demo_setup.py");
-    let python = format!(
-        "INDEX_PROJECTION = {{\"ProjectionType\": \"INCLUDE\", \"NonKeyAttributes\": [{python_list}]}}"
-    );
-    assert!(script.contains(&python), "{python}");
+fn the_template_declares_the_table_exactly_as_the_code_creates_it() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let start = template.find("  HistoryTable:").expect("HistoryTable resource");
+    let end = template[start + 1..]
+        .find("\n  # ")
+        .map_or(template.len(), |end| start + 1 + end);
+    let table = &template[start..end];
+    let lines: Vec<&str> = table.lines().map(str::trim).collect();
+    let defined: Vec<&str> = lines
+        .windows(2)
+        .filter(|pair| pair[1] == "AttributeType: S")
+        .filter_map(|pair| pair[0].strip_prefix("- AttributeName: "))
+        .collect();
+    assert_eq!(defined, schema::KEY_ATTRIBUTES, "AttributeDefinitions");
     assert_eq!(
-        script.matches("\"Projection\": INDEX_PROJECTION").count(),
-        2
+        table.matches("IndexName:").count(),
+        schema::INDEXES.len(),
+        "one GSI per entry of schema::INDEXES"
     );
+    for (index, pk, sk) in schema::INDEXES {
+        let at = table
+            .find(&format!("IndexName: {index}"))
+            .unwrap_or_else(|| panic!("index {index} missing"));
+        let block: Vec<&str> = table[at..].lines().map(str::trim).take(12).collect();
+        let expected = [
+            format!("- AttributeName: {pk}"),
+            "KeyType: HASH".to_owned(),
+            format!("- AttributeName: {sk}"),
+            "KeyType: RANGE".to_owned(),
+        ];
+        let keys: Vec<String> = block[2..6].iter().map(|line| (*line).to_owned()).collect();
+        assert_eq!(keys, expected, "{index} keys");
+        let projection = format!("NonKeyAttributes: [{}]", INDEX_PROJECTED.join(", "));
+        assert!(
+            block.contains(&"ProjectionType: INCLUDE") && block.contains(&projection.as_str()),
+            "{index} must project exactly {projection}: {block:?}"
+        );
+    }
+    assert!(table.contains(&format!("AttributeName: {}", schema::TTL_ATTRIBUTE)));
+    assert!(!table.contains("ProjectionType: ALL"));
 }

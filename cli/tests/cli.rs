@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
+use common::fault_proxy::{Fault, FaultProxy, Rule};
 use common::{fixture, run_tasks, task_event, text, Harness, LIFECYCLE};
 use ecs_task_history::aws::dynamodb::items::history_item;
 use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
@@ -38,7 +39,6 @@ async fn cli_env(table: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ecs-task-history"))
         .args(args)
         .env_clear()
-        .envs(env.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(common::emulator_env())
         .env("AWS_REGION", "us-east-1")
@@ -48,6 +48,7 @@ async fn cli_env(table: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, 
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
         .env("TABLE_NAME", table)
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -211,6 +212,14 @@ async fn task_by_id_and_cluster_arn_in_json_and_jsonl() {
     assert_eq!(versions[7]["stopCode"], "ServiceSchedulerInitiated");
     assert_eq!(versions[7]["tags"]["team"], "payments");
     assert!(versions[0].get("pk").is_none(), "key attributes left out");
+    let diagnosis = &document["diagnosis"];
+    assert_eq!(diagnosis["kind"], "service-scaled-in", "{diagnosis}");
+    assert!(diagnosis["explanation"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(diagnosis["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["field"] == "stopCode" && e["value"] == "ServiceSchedulerInitiated"));
 
     let run = cli(&harness.table, &["task", WEB_TASK, "-o", "jsonl"], None).await;
     let lines: Vec<Value> = ok(&run)
@@ -222,6 +231,37 @@ async fn task_by_id_and_cluster_arn_in_json_and_jsonl() {
         .map(|l| l["version"].as_u64().unwrap())
         .collect();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    assert_eq!(lines[7]["diagnosis"]["kind"], "service-scaled-in");
+    assert!(lines[..7].iter().all(|l| l.get("diagnosis").is_none()));
+}
+
+/// One cause, many reasons: ECS writes ids, image names and digests into its reasons, so grouping
+/// by the raw reason would split one outage into as many rows as tasks.
+#[tokio::test]
+async fn failures_that_share_a_cause_group_into_one_row_whatever_ids_their_reasons_hold() {
+    let harness = Harness::new().await;
+    let events: Vec<Value> = ["app-a:1.0", "app-b:2.3", "worker:sha-91ac2"]
+        .iter()
+        .enumerate()
+        .map(|(n, image)| {
+            let task = format!("{}/{:032x}", DEMO_CLUSTER.replace(":cluster/", ":task/"), n + 1);
+            let mut event = task_event("fargate-failed-to-start.json", &task, DEMO_CLUSTER, 5);
+            event["detail"]["stoppedReason"] = Value::String(format!(
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/{image}: 123456789012.dkr.ecr.us-east-1.amazonaws.com/{image}: not found"
+            ));
+            event
+        })
+        .collect();
+    seed(&harness, &events, &[]).await;
+    let mut args = vec!["cluster", DEMO_CLUSTER, "--failed", "-o", "json"];
+    args.extend(WINDOW);
+    let run = cli(&harness.table, &args, None).await;
+    let document: Value = serde_json::from_str(ok(&run)).unwrap();
+    assert_eq!(document["tasks"].as_array().unwrap().len(), 3);
+    let summary = document["summary"].as_array().unwrap();
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert_eq!(summary[0]["kind"], "image-not-found");
+    assert_eq!(summary[0]["count"], 3);
 }
 
 #[tokio::test]
@@ -530,6 +570,52 @@ async fn a_cluster_with_thousands_of_tasks_is_read_through_every_shard_and_page(
     assert_eq!(document["summary"][0]["count"], TASKS);
     assert_eq!(document["summary"][0]["kind"], "out-of-memory");
     assert_eq!(document["summary"][0]["exitCodes"], serde_json::json!([137]));
+}
+
+/// `replay` runs with the function's AWS settings (`AWS_MAX_ATTEMPTS`, default 5, standard retries
+/// and timeouts): a throttled write is retried and the event recorded; told to make one attempt, it
+/// does not retry the same throttle, and says the event was not recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_retries_a_throttled_call_as_the_function_does() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(31).await;
+    let through = |attempts: &'static str| {
+        [
+            ("AWS_ENDPOINT_URL", proxy.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", proxy.endpoint.clone()),
+            ("AWS_MAX_ATTEMPTS", attempts.to_owned()),
+        ]
+    };
+    let dir = std::env::temp_dir().join(common::unique("retry"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let writes = |proxy: &FaultProxy| {
+        proxy
+            .log()
+            .iter()
+            .filter(|logged| logged.operation == "BatchWriteItem")
+            .count()
+    };
+
+    for (version, attempts, fresh, code) in [(1, "5", 1, 0), (2, "1", 0, 5)] {
+        let file = dir.join(format!("v{version}.json"));
+        std::fs::write(&file, fixture(LIFECYCLE[version - 1]).to_string()).unwrap();
+        proxy.add_rule(Rule::new("BatchWriteItem", 1.0, vec![Fault::Throttling]).limit(1));
+        let before = writes(&proxy);
+        let env = through(attempts);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let file = file.to_string_lossy().into_owned();
+        let run = cli_env(&harness.table, &["replay", &file, "-o", "json"], None, &env).await;
+        assert_eq!(run.code, code, "AWS_MAX_ATTEMPTS={attempts}: {}", run.stderr);
+        let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(summary["outcomes"]["fresh"].as_u64().unwrap_or(0), fresh);
+        let expected_writes = if attempts == "1" { 1 } else { 2 };
+        assert_eq!(
+            writes(&proxy) - before,
+            expected_writes,
+            "BatchWriteItem attempts with AWS_MAX_ATTEMPTS={attempts}"
+        );
+    }
+    assert_eq!(harness.history(WEB_TASK).await.len(), 1);
 }
 
 #[tokio::test]

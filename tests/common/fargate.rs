@@ -157,7 +157,9 @@ fn overrides(run: &Run<'_>) -> TaskOverride {
         overrides = overrides.container_overrides(
             ContainerOverride::builder()
                 .name(*name)
-                .set_command(Some(command.iter().map(|part| (*part).to_owned()).collect()))
+                .set_command(Some(
+                    command.iter().map(|part| (*part).to_owned()).collect(),
+                ))
                 .build(),
         );
     }
@@ -170,7 +172,11 @@ fn event_overrides(run: &Run<'_>) -> Value {
         .containers
         .iter()
         .map(|container| {
-            match run.commands.iter().find(|(name, _)| *name == container.name) {
+            match run
+                .commands
+                .iter()
+                .find(|(name, _)| *name == container.name)
+            {
                 Some((_, command)) => json!({"name": container.name, "command": command}),
                 None => json!({"name": container.name}),
             }

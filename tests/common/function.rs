@@ -16,15 +16,23 @@ pub struct Function {
 }
 
 impl Function {
-    /// Waits for the metrics line of every invocation so far.
+    /// Waits for the metrics line of every invocation so far. The function prints it before it
+    /// answers, but the line is read from its stdout on another task, which a loaded machine may
+    /// run late: wait for it (it normally is there at once), and fail loudly if it never comes.
     pub async fn metrics(&self, invocations: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            if self.metrics.lock().unwrap().len() >= invocations {
-                break;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let lines = self.metrics.lock().unwrap().clone();
+            if lines.len() >= invocations {
+                return lines;
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} metrics lines after 30 s, {invocations} expected",
+                lines.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.metrics.lock().unwrap().clone()
     }
 }
 
@@ -99,6 +107,81 @@ pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str
             }
         });
     }
+    Function {
+        api,
+        child,
+        metrics,
+    }
+}
+
+/// The function binary at `bootstrap` behind a fresh local Runtime API, reaching the emulators,
+/// with every line it prints (JSON logs, metrics, anything on stderr) appended to `log`; its
+/// metrics lines are kept as [`Function::metrics`] too. Unlike [`start_function_with`]'s child it
+/// also dies with the calling process however that ends (panic, Ctrl-C, `exit`), as the emulators
+/// do, so a program that may exit early (the demo) leaves nothing running.
+pub async fn start_function_logged(
+    bootstrap: &std::path::Path,
+    table: &str,
+    env: &[(&str, &str)],
+    log: &std::path::Path,
+) -> Function {
+    use std::io::Write;
+    let api = RuntimeApi::start().await;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|err| panic!("{}: {err}", log.display()))
+    };
+    let mut command = tokio::process::Command::new(bootstrap);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "local")
+        .envs(super::emulator_env())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("TABLE_NAME", table)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(open())
+        .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|err| panic!("start {}: {err}", bootstrap.display()));
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (lines_metrics, mut file) = (metrics.clone(), open());
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = writeln!(file, "{line}");
+            match serde_json::from_str::<Value>(&line) {
+                Ok(value) if value.get("_aws").is_some() => {
+                    lines_metrics.lock().unwrap().push(value)
+                }
+                _ => {}
+            }
+        }
+    });
     Function {
         api,
         child,

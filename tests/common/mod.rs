@@ -2,10 +2,12 @@
 #![allow(dead_code)]
 
 pub mod dynoxide;
+pub mod fargate;
 pub mod fault_proxy;
 pub mod function;
 pub mod moto;
 pub mod runtime_api;
+pub mod story;
 pub mod stream;
 
 #[allow(unused_imports)]

@@ -312,7 +312,9 @@ impl TaskStory {
                 exit_code,
                 reason,
                 ..
-            } if *container == spec.name => (Some(*exit_code), Some(reason.as_str()), stamps.crashed),
+            } if *container == spec.name => {
+                (Some(*exit_code), Some(reason.as_str()), stamps.crashed)
+            }
             Ending::FailedToStart { reason } => (None, Some(reason.as_str()), stamps.stopping),
             _ => (Some(0), None, stamps.execution_stopped),
         };
@@ -362,7 +364,10 @@ fn digest_of(image: &str) -> u64 {
 }
 
 /// The steps of a Fargate task's life and its versions, with the gaps real tasks show between them.
-fn lifecycle(created: DateTime<Utc>, ending: &Ending) -> (Stamps, Vec<(&'static str, DateTime<Utc>)>) {
+fn lifecycle(
+    created: DateTime<Utc>,
+    ending: &Ending,
+) -> (Stamps, Vec<(&'static str, DateTime<Utc>)>) {
     let mut stamps = Stamps {
         created,
         connectivity: Some(created + ms(11_779)),
@@ -429,7 +434,8 @@ pub fn container_instance_event(cluster_arn: &str, time: DateTime<Utc>, rng: &mu
     );
     let cluster = cluster_arn.rsplit('/').next().unwrap_or_default();
     let instance = format!("{:016x}{:016x}", rng.next(), rng.next());
-    let instance_arn = format!("arn:aws:ecs:{region}:{account}:container-instance/{cluster}/{instance}");
+    let instance_arn =
+        format!("arn:aws:ecs:{region}:{account}:container-instance/{cluster}/{instance}");
     json!({
         "version": "0",
         "id": uuid(rng),
