@@ -12,7 +12,9 @@ use crate::core::arn::Arn;
 use crate::core::classify::{classify_batch, Class, TaskEvents};
 use crate::core::enrich::{should_describe, EnrichMode};
 use crate::core::event::{parse_event, Parsed, TaskEvent};
-use crate::core::history::{normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags};
+use crate::core::history::{
+    mark_indexed, normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags,
+};
 use crate::core::outcome::Outcome;
 use crate::core::rejected::identify;
 use crate::ports::{
@@ -86,6 +88,8 @@ struct Batch<'a> {
 /// One task's share of a batch, between classification and the writes.
 struct TaskWork<'a> {
     snapshot: Option<&'a Snapshot>,
+    /// The hour of the task's last index entry once this batch's records are written.
+    indexed_hour: Option<i64>,
     /// DescribeTasks answered MISSING for the task in this batch.
     ecs_missing: bool,
     /// Stale events and their records, to write only if absent.
@@ -233,17 +237,23 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         let enriched = batch.enrichment.get(task.task_arn);
         let mut work = TaskWork {
             snapshot,
+            indexed_hour: snapshot.and_then(|snapshot| snapshot.indexed_hour),
             ecs_missing: matches!(enriched, Some(Enrichment::Missing)),
             late: Vec::new(),
             fresh: Vec::new(),
         };
+        let first_fresh = fresh_records.len();
         for planned in &task.events {
             let event = &events[planned.index];
             match planned.class {
                 Class::Duplicate => outcomes[planned.index] = Some(Outcome::Duplicate),
                 Class::Stale => {
                     let context = self.context(carried_tags(snapshot), true, received_at);
-                    work.late.push((planned.index, normalize(event, context)));
+                    let mut record = normalize(event, context);
+                    // Which hours of the past already have the task's entry is not known: a
+                    // late record always carries one (late records are rare).
+                    record.indexed = true;
+                    work.late.push((planned.index, record));
                 }
                 Class::Fresh => match fresh_tags(enriched, snapshot) {
                     Err(err) => outcomes[planned.index] = Some(outcome_of(&err)),
@@ -257,6 +267,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 },
             }
         }
+        work.indexed_hour = mark_indexed(work.indexed_hour, &mut fresh_records[first_fresh..]);
         work
     }
 
@@ -408,6 +419,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         };
         let mut next = Snapshot::from_record(record, task.snapshot);
         next.ecs_missing |= task.ecs_missing;
+        next.indexed_hour = task.indexed_hour;
         let advance = self.store.advance_snapshot(&next).await;
         for (index, enriched) in stored {
             let outcome = match &advance {

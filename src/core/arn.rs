@@ -71,13 +71,22 @@ pub fn task_arn_in(cluster_arn: &str, task_id: &str) -> Option<String> {
     Some(format!("{prefix}:task/{name}/{task_id}"))
 }
 
+/// The cluster ARN a long-format task ARN names (`…:task/NAME/ID` → `…:cluster/NAME`); `None` for
+/// the short, legacy format (`…:task/ID`), which does not name its cluster.
+pub fn cluster_arn_of_task(task_arn: &str) -> Option<String> {
+    let (prefix, rest) = task_arn.split_once(":task/")?;
+    let (name, id) = rest.split_once('/')?;
+    (!name.is_empty() && !id.is_empty() && !id.contains('/'))
+        .then(|| format!("{prefix}:cluster/{name}"))
+}
+
 /// The ARN of a cluster given by name in an account and region, without asking ECS (so the history
 /// of a member account's or a deleted cluster stays readable).
 pub fn cluster_arn(partition: &str, region: &str, account: &str, name: &str) -> String {
     format!("arn:{partition}:ecs:{region}:{account}:cluster/{name}")
 }
 
-/// An ECS cluster ARN, or `None` for anything else.
+/// Whether this is an ECS cluster ARN (and not a name).
 pub fn is_cluster_arn(text: &str) -> bool {
     Arn::parse(text).is_some_and(|arn| arn.service == "ecs" && arn.resource.starts_with("cluster/"))
 }
@@ -114,6 +123,11 @@ mod tests {
             Some("arn:aws:ecs:us-east-1:123456789012:task/demo/abc")
         );
         assert_eq!(task_arn_in("demo", "abc"), None);
+        assert_eq!(
+            cluster_arn_of_task("arn:aws:ecs:us-east-1:123456789012:task/demo/abc").as_deref(),
+            Some("arn:aws:ecs:us-east-1:123456789012:cluster/demo")
+        );
+        assert_eq!(cluster_arn_of_task("arn:aws:ecs:us-east-1:123456789012:task/abc"), None);
         let arn = cluster_arn("aws", "eu-west-1", "222222222222", "prod");
         assert_eq!(arn, "arn:aws:ecs:eu-west-1:222222222222:cluster/prod");
         assert!(is_cluster_arn(&arn));

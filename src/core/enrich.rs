@@ -69,6 +69,7 @@ mod tests {
             stop_code: None,
             updated_at: DateTime::default(),
             expires_at: 0,
+            indexed_hour: None,
         }
     }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_with::skip_serializing_none;
 
 use crate::core::arn::last_segment;
 use crate::core::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
@@ -13,8 +15,6 @@ use crate::core::event::{Container, NetworkBinding, TaskEvent};
 /// AWS documents 255 characters for container reasons. Task and cluster ARNs are not cut (they
 /// identify the task): `event::parse_event` rejects ARNs over `event::MAX_ARN_BYTES`.
 pub const MAX_TEXT_BYTES: usize = 2048;
-/// The service name is part of an index key (`gsi2pk`), which DynamoDB limits to 2,048 bytes.
-pub const MAX_SERVICE_NAME_BYTES: usize = 1024;
 /// Containers kept per record; ECS allows 10 per task definition, so this only bites on garbage.
 pub const MAX_CONTAINERS: usize = 50;
 /// Network bindings kept per container; port ranges can make hundreds.
@@ -49,13 +49,28 @@ impl TagSource {
     }
 }
 
-/// Tags for one record and how they were obtained.
+/// Tags for one record and how they were obtained. In JSON: `tags` (absent when none are known),
+/// `tagsSource` and `enriched`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tags {
     pub values: BTreeMap<String, String>,
     pub source: TagSource,
     /// True when DescribeTasks answered for the task (false for MISSING, or when it was not asked).
     pub enriched: bool,
+}
+
+impl Serialize for Tags {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let known = self.source != TagSource::None;
+        let mut map = serializer.serialize_map(Some(2 + usize::from(known)))?;
+        if known {
+            map.serialize_entry("tags", &self.values)?;
+        }
+        map.serialize_entry("tagsSource", self.source.as_str())?;
+        map.serialize_entry("enriched", &self.enriched)?;
+        map.end()
+    }
 }
 
 impl Tags {
@@ -69,7 +84,9 @@ impl Tags {
 }
 
 /// One container as recorded at a version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerRecord {
     pub name: Option<String>,
     pub image: Option<String>,
@@ -79,11 +96,15 @@ pub struct ContainerRecord {
     pub exit_code: Option<i64>,
     pub reason: Option<String>,
     pub health_status: Option<HealthStatus>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub network_bindings: Vec<NetworkBinding>,
 }
 
-/// The task as it was at one `version`: the unit of history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The task as it was at one `version`: the unit of history. Its JSON (the CLI's `-o json`) uses
+/// the data model's attribute names, every derived attribute included, times as ISO-8601 UTC.
+#[skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryRecord {
     pub task_arn: String,
     pub task_id: String,
@@ -101,14 +122,23 @@ pub struct HistoryRecord {
     pub started_by: Option<String>,
     pub stop_code: Option<StopCode>,
     pub stopped_reason: Option<String>,
+    #[serde(serialize_with = "iso_opt")]
     pub created_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub pull_started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub pull_stopped_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub stopping_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "iso_opt")]
     pub execution_stopped_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerRecord>,
+    #[serde(flatten)]
     pub tags: Tags,
     pub availability_zone: Option<String>,
     pub cpu: Option<String>,
@@ -119,6 +149,7 @@ pub struct HistoryRecord {
     pub health_status: Option<HealthStatus>,
     pub event_id: Option<String>,
     /// When the change happened: `detail.updatedAt`, else the envelope `time`, else when we received it.
+    #[serde(serialize_with = "iso")]
     pub event_time: DateTime<Utc>,
     /// Epoch seconds after which DynamoDB TTL may delete the item.
     pub expires_at: i64,
@@ -126,6 +157,70 @@ pub struct HistoryRecord {
     pub late_arrival: bool,
     /// Some text or list was cut to the limits above.
     pub truncated: bool,
+    /// This record carries the index keys: it is the first one recorded of its task in its hour
+    /// (see [`index_hour`]), so a window query finds the task.
+    #[serde(skip)]
+    pub indexed: bool,
+}
+
+fn iso<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn iso_opt<S: Serializer>(time: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => iso(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// The hour a change happened in (hours since the epoch): the index holds one entry per task per
+/// hour it changed in, not one per change.
+pub fn index_hour(time: DateTime<Utc>) -> i64 {
+    time.timestamp().div_euclid(3600)
+}
+
+/// Marks which of a task's fresh records (in version order) carry the index keys: the first one
+/// of each hour the task had no entry for yet. `indexed_hour` is the hour the task's snapshot says
+/// was indexed last; returns the hour indexed last after these records. An hour earlier than that
+/// one (a clock step back) is indexed again rather than risk a task no window query finds.
+pub fn mark_indexed<'a>(
+    indexed_hour: Option<i64>,
+    records: impl IntoIterator<Item = &'a mut HistoryRecord>,
+) -> Option<i64> {
+    let mut current = indexed_hour;
+    for record in records {
+        let hour = index_hour(record.event_time);
+        record.indexed = current != Some(hour);
+        current = Some(hour);
+    }
+    current
+}
+
+/// A timeline's records with the tags each version had: a version stores its tags only when
+/// DescribeTasks answered for it, so the others take them from the nearest version that has them
+/// (the newest earlier one, else the oldest later one).
+pub fn carry_tags(timeline: &mut [HistoryRecord]) {
+    let described: Vec<(usize, BTreeMap<String, String>)> = timeline
+        .iter()
+        .enumerate()
+        .filter(|(_, record)| record.tags.source != TagSource::None)
+        .map(|(position, record)| (position, record.tags.values.clone()))
+        .collect();
+    for (position, record) in timeline.iter_mut().enumerate() {
+        if record.tags.source != TagSource::None {
+            continue;
+        }
+        let nearest = described
+            .iter()
+            .rev()
+            .find(|(at, _)| *at < position)
+            .or_else(|| described.first());
+        if let Some((_, values)) = nearest {
+            record.tags.values = values.clone();
+            record.tags.source = TagSource::Snapshot;
+        }
+    }
 }
 
 /// The newest recorded state of a task: the version every event is compared with.
@@ -146,6 +241,8 @@ pub struct Snapshot {
     pub stop_code: Option<StopCode>,
     pub updated_at: DateTime<Utc>,
     pub expires_at: i64,
+    /// The hour of the task's last index entry (see [`mark_indexed`]).
+    pub indexed_hour: Option<i64>,
 }
 
 impl Snapshot {
@@ -166,6 +263,7 @@ impl Snapshot {
             stop_code: record.stop_code.clone(),
             updated_at: record.event_time,
             expires_at: record.expires_at,
+            indexed_hour: previous.and_then(|snapshot| snapshot.indexed_hour),
         }
     }
 }
@@ -201,10 +299,7 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         .or(event.time)
         .unwrap_or(context.received_at);
     let group = limit.text(&detail.group);
-    let service_name = group
-        .as_deref()
-        .and_then(service_name)
-        .map(|name| limit.cut(name, MAX_SERVICE_NAME_BYTES));
+    let service_name = group.as_deref().and_then(service_name).map(str::to_owned);
     let task_definition_arn = limit.text(&detail.task_definition_arn);
     let (family, revision) = task_definition_arn
         .as_deref()
@@ -249,6 +344,7 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         expires_at: expiry(event_time, context.retention_days),
         late_arrival: context.late_arrival,
         truncated: limit.truncated,
+        indexed: false,
     }
 }
 
@@ -510,7 +606,7 @@ mod tests {
         assert_eq!(record.group.map(|g| g.len()), Some(MAX_TEXT_BYTES));
         assert_eq!(
             record.service_name.map(|s| s.len()),
-            Some(MAX_SERVICE_NAME_BYTES)
+            Some(MAX_TEXT_BYTES - "service:".len())
         );
         assert_eq!(
             record.last_status.map(|s| s.as_str().len()),
@@ -521,5 +617,87 @@ mod tests {
             Some(MAX_TEXT_BYTES)
         );
         assert_eq!(record.event_id.map(|id| id.len()), Some(MAX_TEXT_BYTES));
+    }
+
+    fn at(mut record: HistoryRecord, version: u64, time: &str) -> HistoryRecord {
+        record.version = version;
+        record.event_time = DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc);
+        record
+    }
+
+    #[test]
+    fn only_the_first_record_of_each_hour_carries_the_index_entry() {
+        let base = normalize(
+            &event(include_str!("../../events/fargate-web-v4-running.json")),
+            context(Tags::none()),
+        );
+        let mut records = vec![
+            at(base.clone(), 1, "2026-11-20T03:14:07Z"),
+            at(base.clone(), 2, "2026-11-20T03:59:59Z"),
+            at(base.clone(), 3, "2026-11-20T04:00:00Z"),
+            at(base.clone(), 4, "2026-11-20T04:30:00Z"),
+            at(base.clone(), 5, "2026-11-20T09:00:00Z"),
+        ];
+        let last = mark_indexed(None, records.iter_mut());
+        let indexed: Vec<bool> = records.iter().map(|r| r.indexed).collect();
+        assert_eq!(indexed, [true, false, true, false, true]);
+        assert_eq!(last, Some(index_hour(records[4].event_time)));
+
+        // The next batch continues from the snapshot's hour: same hour, no new entry.
+        let mut next = vec![at(base.clone(), 6, "2026-11-20T09:10:00Z")];
+        assert_eq!(mark_indexed(last, next.iter_mut()), last);
+        assert!(!next[0].indexed);
+        // A clock stepping back to an hour before the last one's is indexed again.
+        let mut back = vec![at(base, 7, "2026-11-20T08:59:00Z")];
+        mark_indexed(last, back.iter_mut());
+        assert!(back[0].indexed);
+    }
+
+    #[test]
+    fn tags_are_carried_to_the_versions_that_did_not_store_them() {
+        let base = normalize(
+            &event(include_str!("../../events/fargate-web-v4-running.json")),
+            context(Tags::none()),
+        );
+        let mut timeline: Vec<HistoryRecord> = (1..=4).map(|v| at(base.clone(), v, "2026-11-20T03:14:07Z")).collect();
+        timeline[1].tags = described(&[("team", "a")]);
+        timeline[3].tags = described(&[("team", "b")]);
+        carry_tags(&mut timeline);
+        let tags: Vec<(&str, TagSource)> = timeline
+            .iter()
+            .map(|r| (r.tags.values["team"].as_str(), r.tags.source))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("a", TagSource::Snapshot),
+                ("a", TagSource::DescribeTasks),
+                ("a", TagSource::Snapshot),
+                ("b", TagSource::DescribeTasks)
+            ]
+        );
+        let mut unknown = vec![base];
+        carry_tags(&mut unknown);
+        assert_eq!(unknown[0].tags, Tags::none(), "nothing to carry");
+    }
+
+    #[test]
+    fn a_record_reads_as_json_with_every_attribute_name_of_the_data_model() {
+        let record = normalize(
+            &event(include_str!("../../events/fargate-batch-stopped-oom.json")),
+            context(described(&[("team", "data")])),
+        );
+        let json = serde_json::to_value(&record).unwrap();
+        for name in ["taskArn", "taskId", "clusterArn", "clusterName", "family", "revision"] {
+            assert!(json.get(name).is_some(), "{name}");
+        }
+        assert_eq!(json["version"], 6);
+        assert_eq!(json["tags"]["team"], "data");
+        assert_eq!(json["tagsSource"], "describeTasks");
+        assert_eq!(json["enriched"], true);
+        assert_eq!(json["containers"][0]["exitCode"], 137);
+        assert!(json["eventTime"].as_str().unwrap().ends_with('Z'));
+        assert!(json.get("indexed").is_none() && json.get("startedAt").is_some());
+        assert!(json.get("serviceName").is_none(), "absent values are absent");
     }
 }

@@ -1,30 +1,33 @@
-//! The read side of the table: a task's timeline and time windows of a cluster or service, exactly the
-//! access patterns the README documents. Never a scan: a window is one query per index shard, merged.
+//! The read side of the table: a task's timeline, and which tasks of a cluster or service changed in
+//! a time window, exactly the access patterns the README documents. Never a scan: a window is one
+//! index query per shard over the hours it touches, then the timelines of the tasks found.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::stream::{self, StreamExt};
+use tracing::warn;
 
-use crate::aws::dynamodb::batch::{batch_get, MAX_KEYS_PER_BATCH_GET};
-use crate::aws::dynamodb::items::{item_key, key, Item};
+use crate::aws::dynamodb::items::{history_from_item, item_key, Item};
 use crate::aws::dynamodb::keys::{
-    cluster_index_pk, iso_time, service_index_pk, task_pk, CLUSTER_INDEX, GSI_SHARDS, SERVICE_INDEX,
+    cluster_index_pk, iso_time, task_arn_of, task_pk, CLUSTER_INDEX, GSI_SHARDS,
 };
 use crate::aws::error::service_error;
+use crate::core::history::{carry_tags, HistoryRecord};
 use crate::ports::ServiceError;
 
-/// BatchGetItem requests of one [`HistoryReader::records`] call in flight at once.
-const FETCH_CONCURRENCY: usize = 4;
+/// Timeline queries of one window read in flight at once.
+const TIMELINE_CONCURRENCY: usize = 16;
 
-/// Which index a window query reads.
+/// Whose changes a window query looks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     Cluster {
         cluster_arn: String,
     },
+    /// The tasks of one service (`group` = `service:NAME`), read from its cluster's entries.
     Service {
         cluster_arn: String,
         service: String,
@@ -32,31 +35,29 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn index(&self) -> (&'static str, &'static str, &'static str) {
+    fn cluster_arn(&self) -> &str {
         match self {
-            Self::Cluster { .. } => (CLUSTER_INDEX, "gsi1pk", "gsi1sk"),
-            Self::Service { .. } => (SERVICE_INDEX, "gsi2pk", "gsi2sk"),
-        }
-    }
-
-    fn partition(&self, shard: u64) -> String {
-        match self {
-            Self::Cluster { cluster_arn } => cluster_index_pk(cluster_arn, shard),
-            Self::Service {
-                cluster_arn,
-                service,
-            } => service_index_pk(cluster_arn, service, shard),
+            Self::Cluster { cluster_arn } | Self::Service { cluster_arn, .. } => cluster_arn,
         }
     }
 }
 
-/// A server-side filter on history items in a window (README access pattern 6).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WindowFilter {
-    /// Keep items whose `lastStatus` is this.
-    pub last_status: Option<String>,
-    /// Keep items whose `stopCode` is one of these.
-    pub stop_codes: Vec<String>,
+/// One task's versions, oldest first, each with its tags (carried from the versions that stored
+/// them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeline {
+    pub task_arn: String,
+    pub records: Vec<HistoryRecord>,
+}
+
+impl Timeline {
+    /// The versions whose change happened within `[from, to]`.
+    pub fn in_window(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<&HistoryRecord> {
+        self.records
+            .iter()
+            .filter(|record| record.event_time >= from && record.event_time <= to)
+            .collect()
+    }
 }
 
 pub struct HistoryReader {
@@ -85,7 +86,7 @@ impl HistoryReader {
         &self.table
     }
 
-    /// Every history record of one task, oldest version first (README access pattern 2).
+    /// Every history item of one task, oldest version first (README access pattern 2).
     pub async fn task_history(&self, task_arn: &str) -> Result<Vec<Item>, ServiceError> {
         let values = HashMap::from([
             (":pk".to_owned(), AttributeValue::S(task_pk(task_arn))),
@@ -95,88 +96,106 @@ impl HistoryReader {
             .await
     }
 
-    /// Index entries of the changes that happened in `[from, to]`, newest first, from every index
-    /// shard (README access patterns 4–6), queried concurrently. An entry holds the keys and
-    /// [`INDEX_PROJECTED`](crate::aws::dynamodb::keys::INDEX_PROJECTED) only: [`Self::records`] fetches the
-    /// whole records worth showing.
+    /// One task's timeline: its readable records, tags carried to every version. Unreadable items
+    /// are logged and left out.
+    pub async fn timeline(&self, task_arn: &str) -> Result<Timeline, ServiceError> {
+        let mut records = Vec::new();
+        for item in self.task_history(task_arn).await? {
+            match history_from_item(&item) {
+                Ok(record) => records.push(record),
+                Err(err) => warn!(error = %err, "skipping an unreadable history item"),
+            }
+        }
+        carry_tags(&mut records);
+        Ok(Timeline {
+            task_arn: task_arn.to_owned(),
+            records,
+        })
+    }
+
+    /// The tasks that changed in `[from, to]` (README access patterns 4–6), with their whole
+    /// timelines, the task with the newest change first. The index holds one entry per task per
+    /// hour it changed in, so the query covers the whole hours the window touches, and the
+    /// timelines say which changes fall in the window; tasks with none there are left out.
     pub async fn window(
         &self,
         scope: &Scope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        filter: &WindowFilter,
-    ) -> Result<Vec<Item>, ServiceError> {
-        let (index, pk_name, sk_name) = scope.index();
-        let key_condition = format!("{pk_name} = :p AND {sk_name} BETWEEN :t1 AND :t2");
-        let mut base = HashMap::from([
-            (":t1".to_owned(), AttributeValue::S(iso_time(from))),
-            // `~` sorts after every character of the key's suffix: everything at `to` is included.
-            (
-                ":t2".to_owned(),
-                AttributeValue::S(format!("{}~", iso_time(to))),
-            ),
-        ]);
-        let mut conditions = Vec::new();
-        if let Some(status) = &filter.last_status {
-            base.insert(":status".to_owned(), AttributeValue::S(status.clone()));
-            conditions.push("lastStatus = :status".to_owned());
-        }
-        if !filter.stop_codes.is_empty() {
-            let names: Vec<String> = (0..filter.stop_codes.len())
-                .map(|n| format!(":code{n}"))
-                .collect();
-            for (name, code) in names.iter().zip(&filter.stop_codes) {
-                base.insert(name.clone(), AttributeValue::S(code.clone()));
-            }
-            conditions.push(format!("stopCode IN ({})", names.join(", ")));
-        }
-        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
-
-        let queries = (0..GSI_SHARDS).map(|shard| {
-            let mut values = base.clone();
-            values.insert(":p".to_owned(), AttributeValue::S(scope.partition(shard)));
-            let key_condition = key_condition.as_str();
-            let filter_expression = filter_expression.as_deref();
-            async move {
-                self.query_all(Some(index), key_condition, values, filter_expression, false)
-                    .await
-            }
-        });
-        let mut merged = Vec::new();
-        for shard in futures::future::join_all(queries).await {
-            merged.extend(shard?);
-        }
-        // Each shard is already ordered; the merge orders them all by the index sort key, newest first.
-        merged.sort_by(|a, b| sort_key(b, sk_name).cmp(sort_key(a, sk_name)));
-        Ok(merged)
-    }
-
-    /// Whole history records by key (`pk`, `sk`), one answer per key in the order given: `None` for
-    /// a record that is gone (expired by TTL since its index entry was read).
-    pub async fn records(
-        &self,
-        keys: &[(String, String)],
-    ) -> Result<Vec<Option<Item>>, ServiceError> {
-        let mut unique = keys.to_vec();
-        unique.sort_unstable();
-        unique.dedup();
-        let requests = unique.chunks(MAX_KEYS_PER_BATCH_GET).map(|chunk| {
-            let keys = chunk.iter().map(|(pk, sk)| key(pk, sk)).collect();
-            batch_get(&self.client, &self.table, keys, false, |_| {})
-        });
-        let answers: Vec<_> = stream::iter(requests)
-            .buffer_unordered(FETCH_CONCURRENCY)
+    ) -> Result<Vec<Timeline>, ServiceError> {
+        let task_arns = self.tasks_in_hours(scope, from, to).await?;
+        let timelines: Vec<Result<Timeline, ServiceError>> = stream::iter(&task_arns)
+            .map(|task_arn| self.timeline(task_arn))
+            .buffered(TIMELINE_CONCURRENCY)
             .collect()
             .await;
-        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(unique.len());
-        for answer in answers {
-            for item in answer? {
-                if let Some((pk, sk)) = item_key(&item) {
-                    found.insert((pk.to_owned(), sk.to_owned()), item);
+        let mut found = Vec::with_capacity(timelines.len());
+        for timeline in timelines {
+            let timeline = timeline?;
+            if let Some(newest) = timeline.in_window(from, to).last().map(|r| r.event_time) {
+                found.push((newest, timeline));
+            }
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.task_arn.cmp(&b.1.task_arn)));
+        Ok(found.into_iter().map(|(_, timeline)| timeline).collect())
+    }
+
+    /// Task ARNs with an index entry in the hours `[from, to]` touches, from every shard at once.
+    async fn tasks_in_hours(
+        &self,
+        scope: &Scope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<String>, ServiceError> {
+        let hour = Duration::hours(1);
+        let first = from.duration_trunc(hour).unwrap_or(from);
+        let last = to.duration_trunc(hour).map_or(to, |start| start + hour);
+        let mut base = HashMap::from([
+            (":t1".to_owned(), AttributeValue::S(iso_time(first))),
+            // `~` sorts after every character of the keys written before the hourly index
+            // (`<time>#<task id>#<version>`), so everything up to `last` is included.
+            (
+                ":t2".to_owned(),
+                AttributeValue::S(format!("{}~", iso_time(last))),
+            ),
+        ]);
+        let filter = match scope {
+            Scope::Service { service, .. } => {
+                base.insert(
+                    ":group".to_owned(),
+                    AttributeValue::S(format!("service:{service}")),
+                );
+                Some("#group = :group")
+            }
+            Scope::Cluster { .. } => None,
+        };
+        let queries = (0..GSI_SHARDS).map(|shard| {
+            let mut values = base.clone();
+            values.insert(
+                ":p".to_owned(),
+                AttributeValue::S(cluster_index_pk(scope.cluster_arn(), shard)),
+            );
+            self.query_all(
+                Some(CLUSTER_INDEX),
+                "gsi1pk = :p AND gsi1sk BETWEEN :t1 AND :t2",
+                values,
+                filter,
+                false,
+            )
+        });
+        let mut seen = HashSet::new();
+        let mut task_arns = Vec::new();
+        for entries in futures::future::join_all(queries).await {
+            for entry in entries? {
+                let Some(task_arn) = item_key(&entry).and_then(|(pk, _)| task_arn_of(pk)) else {
+                    continue;
+                };
+                if seen.insert(task_arn.to_owned()) {
+                    task_arns.push(task_arn.to_owned());
                 }
             }
         }
-        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+        Ok(task_arns)
     }
 
     async fn query_all(
@@ -187,6 +206,9 @@ impl HistoryReader {
         filter_expression: Option<&str>,
         consistent: bool,
     ) -> Result<Vec<Item>, ServiceError> {
+        let names = filter_expression
+            .filter(|filter| filter.contains("#group"))
+            .map(|_| HashMap::from([("#group".to_owned(), "group".to_owned())]));
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -197,6 +219,7 @@ impl HistoryReader {
                 .set_index_name(index.map(str::to_owned))
                 .key_condition_expression(key_condition)
                 .set_filter_expression(filter_expression.map(str::to_owned))
+                .set_expression_attribute_names(names.clone())
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_limit(self.page_size)
                 // Index reads cannot be consistent; table reads can, and a CLI user expects the latest.
@@ -213,12 +236,5 @@ impl HistoryReader {
                 return Ok(items);
             }
         }
-    }
-}
-
-fn sort_key<'a>(item: &'a Item, name: &str) -> &'a str {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => value,
-        _ => "",
     }
 }

@@ -1,18 +1,17 @@
 //! `cluster`: tasks of a cluster (or service) that changed in a window, newest first, from the
 //! sharded byCluster / byService index (README access patterns 4–6); `--failed` adds a summary.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use ecs_task_history::aws::dynamodb::items::{history_from_item, item_json, item_key, Item};
-use ecs_task_history::aws::dynamodb::keys::{iso_time, task_arn_of, version_of};
+use ecs_task_history::aws::dynamodb::keys::iso_time;
 use ecs_task_history::core::arn::last_segment;
+use ecs_task_history::core::diagnosis::{diagnose, Diagnosis, Kind};
 use ecs_task_history::core::enums::TaskStatus;
 use ecs_task_history::core::history::HistoryRecord;
-use ecs_task_history::core::diagnosis::{diagnose, Diagnosis, Kind};
 use ecs_task_history::core::timeline::failing_exit;
-use ecs_task_history::read::{HistoryReader, Scope, WindowFilter};
+use ecs_task_history::read::{Scope, Timeline};
 use serde_json::{json, Value};
 
 use super::resolve;
@@ -23,10 +22,9 @@ use crate::output::{clip, status_colour, Colour, Style};
 use crate::table::Table;
 use crate::timespec;
 
-/// One task's newest record in the window, how many of its changes fell in the window, and why it
-/// stopped (computed when read, so a better catalog improves old history too).
+/// One task's newest change in the window that the filters select, how many such changes it
+/// had, and why it stopped (computed when read, so a better catalog improves old history too).
 struct Row {
-    item: Item,
     record: HistoryRecord,
     changes: usize,
     diagnosis: Diagnosis,
@@ -37,14 +35,22 @@ impl Row {
         self.diagnosis.kind != Kind::StillRunning
     }
 
-    /// The record as JSON (the table's attribute names), with its diagnosis once it stopped.
+    /// The record as JSON (the data model's attribute names), with its diagnosis once it stopped.
     fn json(&self) -> Value {
-        let mut json = item_json(&self.item);
+        let mut json = serde_json::to_value(&self.record).unwrap_or(Value::Null);
         if self.stopped() {
             json["diagnosis"] = serde_json::to_value(&self.diagnosis).unwrap_or(Value::Null);
         }
         json
     }
+}
+
+/// Which changes in the window count: all, those in one status, or stops (`--failed`, which then
+/// keeps the failed ones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Filter {
+    status: Option<TaskStatus>,
+    failed: bool,
 }
 
 pub async fn run(
@@ -65,12 +71,14 @@ pub async fn run(
             cluster_arn: cluster_arn.clone(),
         },
     };
-    let mut rows = fetch_rows(&reader, &scope, from, to, &filter)
+    let timelines = reader
+        .window(&scope, from, to)
         .await
         .map_err(|err| CliError::table(err, reader.table()))?;
-    if args.failed {
-        rows.retain(|row| row.diagnosis.kind.is_failure());
-    }
+    let rows: Vec<Row> = timelines
+        .iter()
+        .filter_map(|timeline| row(timeline, from, to, &filter))
+        .collect();
     let window = Window {
         cluster_arn: &cluster_arn,
         service: args.service.as_deref(),
@@ -79,6 +87,36 @@ pub async fn run(
         failed: args.failed,
     };
     show(context.style, &window, &rows, out).map_err(|err| CliError::io("writing the output", err))
+}
+
+/// The row of a task: its newest change in the window the filter selects, diagnosed with the
+/// versions up to it; `None` when the filter selects none of its changes (or, with `--failed`,
+/// its stop was not a failure).
+fn row(timeline: &Timeline, from: DateTime<Utc>, to: DateTime<Utc>, filter: &Filter) -> Option<Row> {
+    let selected: Vec<&HistoryRecord> = timeline
+        .in_window(from, to)
+        .into_iter()
+        .filter(|record| match (&filter.status, filter.failed) {
+            (_, true) => record.last_status == Some(TaskStatus::Stopped),
+            (Some(status), false) => record.last_status.as_ref() == Some(status),
+            (None, false) => true,
+        })
+        .collect();
+    let newest = *selected.last()?;
+    let until = timeline
+        .records
+        .iter()
+        .position(|record| record.version == newest.version)
+        .map_or(timeline.records.len(), |at| at + 1);
+    let diagnosis = diagnose(&timeline.records[..until]);
+    if filter.failed && !diagnosis.kind.is_failure() {
+        return None;
+    }
+    Some(Row {
+        record: newest.clone(),
+        changes: selected.len(),
+        diagnosis,
+    })
 }
 
 /// `--since` and `--until` as a window.
@@ -107,85 +145,23 @@ fn window_of(args: &ClusterArgs, local: bool) -> Result<(DateTime<Utc>, DateTime
     Ok((from, to))
 }
 
-/// `--status` and `--failed` as the index query's filter (README access pattern 6).
-fn filter_of(args: &ClusterArgs) -> Result<WindowFilter, CliError> {
-    let mut filter = WindowFilter {
-        last_status: args.status.as_ref().map(|s| s.trim().to_uppercase()),
-        stop_codes: Vec::new(),
-    };
-    if args.failed {
-        if filter
-            .last_status
-            .as_deref()
-            .is_some_and(|s| s != "STOPPED")
-        {
-            return Err(CliError::new(
-                ErrorKind::Usage,
-                "--failed selects STOPPED tasks and cannot be combined with another --status",
-                "drop --status, or use --status STOPPED",
-            ));
-        }
-        // Which stops are failures is the diagnosis's call, made on the records: a Spot
-        // interruption or a failed health check has no failure stop code.
-        filter.last_status = Some(TaskStatus::Stopped.as_str().to_owned());
+/// `--status` and `--failed` as a filter on the changes in the window.
+fn filter_of(args: &ClusterArgs) -> Result<Filter, CliError> {
+    let status = args
+        .status
+        .as_ref()
+        .map(|s| TaskStatus::from(s.trim().to_uppercase().as_str()));
+    if args.failed && status.as_ref().is_some_and(|s| *s != TaskStatus::Stopped) {
+        return Err(CliError::new(
+            ErrorKind::Usage,
+            "--failed selects STOPPED tasks and cannot be combined with another --status",
+            "drop --status, or use --status STOPPED",
+        ));
     }
-    Ok(filter)
-}
-
-/// Each task's newest record in the window: the index entries, then the records by key.
-async fn fetch_rows(
-    reader: &HistoryReader,
-    scope: &Scope,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    filter: &WindowFilter,
-) -> Result<Vec<Row>, ecs_task_history::ports::ServiceError> {
-    let entries = reader.window(scope, from, to, filter).await?;
-    let (keys, changes): (Vec<(String, String)>, Vec<usize>) =
-        newest_per_task(&entries).into_iter().unzip();
-    let records = reader.records(&keys).await?;
-    Ok(changes
-        .into_iter()
-        .zip(records)
-        .filter_map(|(changes, item)| {
-            let item = item?;
-            let record = history_from_item(&item).ok()?;
-            let diagnosis = diagnose(std::slice::from_ref(&record));
-            Some(Row {
-                item,
-                record,
-                changes,
-                diagnosis,
-            })
-        })
-        .collect())
-}
-
-/// Entries arrive newest first; the first one seen of each task is its newest in the window. Gives
-/// that entry's key and the number of the task's changes in the window, newest task first.
-fn newest_per_task(entries: &[Item]) -> Vec<((String, String), usize)> {
-    let mut rows: Vec<((String, String), usize)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut seen = HashSet::new();
-    for entry in entries {
-        let Some((pk, sk)) = item_key(entry) else {
-            continue;
-        };
-        let (Some(task_arn), Some(version)) = (task_arn_of(pk), version_of(sk)) else {
-            continue;
-        };
-        if !seen.insert((task_arn, version)) {
-            continue;
-        }
-        match index.get(task_arn) {
-            Some(&position) => rows[position].1 += 1,
-            None => {
-                index.insert(task_arn, rows.len());
-                rows.push(((pk.to_owned(), sk.to_owned()), 1));
-            }
-        }
-    }
-    rows
+    Ok(Filter {
+        status,
+        failed: args.failed,
+    })
 }
 
 struct Window<'a> {
@@ -383,46 +359,4 @@ fn rows_table(style: Style, rows: &[Row]) -> String {
         ]);
     }
     table.render()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ecs_task_history::aws::dynamodb::items::key;
-    use ecs_task_history::aws::dynamodb::keys::{history_sk, task_pk};
-    use aws_sdk_dynamodb::types::AttributeValue;
-
-    fn entry(task: &str, version: u64) -> Item {
-        let mut entry = key(task_pk(task), history_sk(version));
-        entry.insert("lastStatus".to_owned(), AttributeValue::S("RUNNING".into()));
-        entry
-    }
-
-    #[test]
-    fn the_newest_entry_of_each_task_is_kept_and_its_changes_counted_once_each() {
-        // Newest first, as the window query returns them; the same entry twice (two shards can
-        // never hold one, but a reader must not count it twice) and one entry without keys.
-        let entries = vec![
-            entry("b", 5),
-            entry("a", 8),
-            entry("b", 4),
-            entry("b", 4),
-            HashMap::new(),
-            entry("a", 7),
-            entry("c", 1),
-        ];
-        let rows = newest_per_task(&entries);
-        let got: Vec<(&str, &str, usize)> = rows
-            .iter()
-            .map(|((pk, sk), changes)| (pk.as_str(), sk.as_str(), *changes))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("TASK#b", "V#0000000005", 2),
-                ("TASK#a", "V#0000000008", 2),
-                ("TASK#c", "V#0000000001", 1),
-            ]
-        );
-    }
 }

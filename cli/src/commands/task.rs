@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use ecs_task_history::aws::dynamodb::items::{history_from_item, item_json, Item};
 use ecs_task_history::core::diagnosis::{diagnose, Diagnosis};
 use ecs_task_history::core::history::HistoryRecord;
 use ecs_task_history::core::timeline::{notes, phases, Note, Phase};
@@ -18,12 +17,12 @@ use crate::table::Table;
 pub async fn run(context: &Context, args: &TaskArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let reader = context.reader()?;
     for task_arn in candidate_arns(context, args).await? {
-        let items = reader
-            .task_history(&task_arn)
+        let timeline = reader
+            .timeline(&task_arn)
             .await
             .map_err(|err| CliError::table(err, reader.table()))?;
-        if !items.is_empty() {
-            return show(context.style, &task_arn, &items, out);
+        if !timeline.records.is_empty() {
+            return show(context.style, &task_arn, &timeline.records, out);
         }
     }
     Err(CliError::new(
@@ -61,45 +60,39 @@ async fn candidate_arns(context: &Context, args: &TaskArgs) -> Result<Vec<String
         .collect())
 }
 
-fn show(style: Style, task_arn: &str, items: &[Item], out: &mut dyn Write) -> Result<(), CliError> {
+fn show(
+    style: Style,
+    task_arn: &str,
+    records: &[HistoryRecord],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let write = |err| CliError::io("writing the output", err);
-    let mut records = Vec::with_capacity(items.len());
-    let mut unreadable = Vec::new();
-    for item in items {
-        match history_from_item(item) {
-            Ok(record) => records.push(record),
-            Err(err) => unreadable.push(err),
-        }
-    }
+    let json = |record: &HistoryRecord| serde_json::to_value(record).unwrap_or(Value::Null);
     // Computed when read, so a better catalog improves old history too.
-    let diagnosis = serde_json::to_value(diagnose(&records)).unwrap_or(Value::Null);
+    let diagnosis = serde_json::to_value(diagnose(records)).unwrap_or(Value::Null);
     match style.format {
         Format::Json => {
             let document = json!({
                 "taskArn": task_arn,
-                "versions": items.iter().map(item_json).collect::<Vec<Value>>(),
+                "versions": records.iter().map(json).collect::<Vec<Value>>(),
                 "diagnosis": diagnosis,
             });
             writeln!(out, "{document:#}").map_err(write)
         }
         Format::Jsonl => {
             // One line per version; the newest carries the task's diagnosis.
-            for (position, item) in items.iter().enumerate() {
-                let mut line = item_json(item);
-                if position + 1 == items.len() {
+            for (position, record) in records.iter().enumerate() {
+                let mut line = json(record);
+                if position + 1 == records.len() {
                     line["diagnosis"] = diagnosis.clone();
                 }
                 writeln!(out, "{line}").map_err(write)?;
             }
             Ok(())
         }
-        Format::Table => {
-            for err in unreadable {
-                writeln!(out, "warning: skipping {err}").map_err(write)?;
-            }
-            out.write_all(render(style, &records).as_bytes())
-                .map_err(write)
-        }
+        Format::Table => out
+            .write_all(render(style, records).as_bytes())
+            .map_err(write),
     }
 }
 

@@ -1,8 +1,14 @@
 //! The one mapping between records and DynamoDB items: the item structs below name every attribute
 //! of the data model once (serde, via `serde_dynamo`), and both directions go through them.
-//! Absent values stay absent attributes, never empty strings or NULLs. Reads are lenient: a missing
-//! attribute reads as absent, an attribute this build does not know is ignored, an enum value it
-//! does not know is kept.
+//!
+//! What an item stores is what cannot be derived: the task ARN and version are in the keys, the task
+//! id, cluster, cluster name, service, family and revision in the ARNs and the group; times are epoch
+//! milliseconds; a version's tags are stored only when DescribeTasks answered for it (readers carry
+//! them to the other versions); flags only when true; index keys only on the records that carry the
+//! task's entry for their hour. Absent values stay absent attributes, never empty strings or NULLs.
+//! Reads are lenient: a missing attribute reads as absent, one this build does not know is ignored,
+//! an enum value it does not know is kept, and items written before this layout (with the derived
+//! attributes, ISO times and `tagsSource`) read the same.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,12 +18,14 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::keys::{
-    cluster_index_pk, history_sk, index_sk, iso_time, service_index_pk, shard, task_pk, SNAPSHOT_SK,
+    cluster_index_pk, history_sk, index_sk, shard, task_arn_of, task_pk, version_of, SNAPSHOT_SK,
 };
-use crate::core::arn::last_segment;
+use crate::core::arn::{cluster_arn_of_task, last_segment};
 use crate::core::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
 use crate::core::event::NetworkBinding;
-use crate::core::history::{ContainerRecord, HistoryRecord, Snapshot, TagSource, Tags};
+use crate::core::history::{
+    family_and_revision, service_name, ContainerRecord, HistoryRecord, Snapshot, TagSource, Tags,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -55,43 +63,36 @@ pub struct ItemError {
     pub problem: String,
 }
 
-/// A history item: the task at one version, with its index keys.
+/// A history item: the task at one version.
 #[skip_serializing_none]
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct HistoryItem {
     pk: String,
     sk: String,
-    item_type: Option<String>,
-    task_arn: String,
-    task_id: Option<String>,
-    cluster_arn: String,
-    cluster_name: Option<String>,
-    version: u64,
+    /// Only when the task ARN does not name its cluster (the legacy short ARN format).
+    cluster_arn: Option<String>,
     last_status: Option<TaskStatus>,
     desired_status: Option<TaskStatus>,
     launch_type: Option<LaunchType>,
     group: Option<String>,
-    service_name: Option<String>,
     task_definition_arn: Option<String>,
-    family: Option<String>,
-    revision: Option<u32>,
     started_by: Option<String>,
     stop_code: Option<StopCode>,
     stopped_reason: Option<String>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     created_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     pull_started_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     pull_stopped_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     started_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     stopping_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     stopped_at: Option<DateTime<Utc>>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     execution_stopped_at: Option<DateTime<Utc>>,
     availability_zone: Option<String>,
     cpu: Option<String>,
@@ -101,22 +102,30 @@ struct HistoryItem {
     container_instance_arn: Option<String>,
     health_status: Option<HealthStatus>,
     event_id: Option<String>,
-    #[serde(with = "iso_millis")]
+    #[serde(with = "millis")]
     event_time: Option<DateTime<Utc>>,
     expires_at: Option<i64>,
+    /// The tags DescribeTasks gave for this version; absent when it was not asked or did not answer.
+    tags: Option<BTreeMap<String, String>>,
+    /// Present only when true: DescribeTasks answered for this version.
     enriched: Option<bool>,
-    tags_source: Option<String>,
+    /// Present only when true.
     late_arrival: Option<bool>,
     /// Present only when true.
     truncated: Option<bool>,
-    /// Absent when no tags are known.
-    tags: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     containers: Vec<ContainerItem>,
+    /// The index keys, on the record that is its task's entry for its hour.
     gsi1pk: Option<String>,
     gsi1sk: Option<String>,
-    gsi2pk: Option<String>,
-    gsi2sk: Option<String>,
+    /// Written before this layout (read only): `tagsSource` said whether `tags` were described or
+    /// copied from the snapshot; the others are derived now.
+    #[serde(skip_serializing)]
+    tags_source: Option<String>,
+    #[serde(skip_serializing)]
+    task_arn: Option<String>,
+    #[serde(skip_serializing)]
+    version: Option<u64>,
 }
 
 #[skip_serializing_none]
@@ -155,24 +164,39 @@ struct BindingItem {
 struct SnapshotItem {
     pk: String,
     sk: String,
-    item_type: Option<String>,
-    task_arn: String,
     version: Option<u64>,
     last_status: Option<TaskStatus>,
     desired_status: Option<TaskStatus>,
+    /// Only when the task ARN does not name its cluster.
     cluster_arn: Option<String>,
     task_definition_arn: Option<String>,
     stop_code: Option<StopCode>,
     tags: BTreeMap<String, String>,
-    tags_known: bool,
-    ecs_missing: bool,
-    #[serde(with = "iso_millis")]
+    /// Present only when true.
+    tags_known: Option<bool>,
+    /// Present only when true.
+    ecs_missing: Option<bool>,
+    #[serde(with = "millis")]
     updated_at: Option<DateTime<Utc>>,
     expires_at: Option<i64>,
+    indexed_hour: Option<i64>,
+    /// Written before this layout (read only).
+    #[serde(skip_serializing)]
+    task_arn: Option<String>,
 }
 
 fn non_empty(text: &Option<String>) -> Option<String> {
     text.clone().filter(|text| !text.is_empty())
+}
+
+fn only_true(flag: bool) -> Option<bool> {
+    flag.then_some(true)
+}
+
+/// The cluster ARN to store beside a task ARN: none when the task ARN names it already.
+fn stored_cluster_arn(task_arn: &str, cluster_arn: &str) -> Option<String> {
+    (cluster_arn_of_task(task_arn).as_deref() != Some(cluster_arn) && !cluster_arn.is_empty())
+        .then(|| cluster_arn.to_owned())
 }
 
 impl From<&ContainerRecord> for ContainerItem {
@@ -231,32 +255,24 @@ impl From<ContainerItem> for ContainerRecord {
 
 impl HistoryItem {
     fn new(record: &HistoryRecord) -> Self {
-        let task_shard = shard(&record.task_id);
-        let index_sk = index_sk(record.event_time, &record.task_id, record.version);
-        let service_index = record.service_name.as_ref().map(|service| {
+        let (gsi1pk, gsi1sk) = if record.indexed {
             (
-                service_index_pk(&record.cluster_arn, service, task_shard),
-                index_sk.clone(),
+                Some(cluster_index_pk(&record.cluster_arn, shard(&record.task_id))),
+                Some(index_sk(record.event_time)),
             )
-        });
-        let (gsi2pk, gsi2sk) = service_index.unzip();
+        } else {
+            (None, None)
+        };
+        let described = record.tags.source == TagSource::DescribeTasks;
         Self {
             pk: task_pk(&record.task_arn),
             sk: history_sk(record.version),
-            item_type: Some("history".to_owned()),
-            task_arn: record.task_arn.clone(),
-            task_id: Some(record.task_id.clone()),
-            cluster_arn: record.cluster_arn.clone(),
-            cluster_name: Some(record.cluster_name.clone()),
-            version: record.version,
+            cluster_arn: stored_cluster_arn(&record.task_arn, &record.cluster_arn),
             last_status: record.last_status.clone(),
             desired_status: record.desired_status.clone(),
             launch_type: record.launch_type.clone(),
             group: non_empty(&record.group),
-            service_name: non_empty(&record.service_name),
             task_definition_arn: non_empty(&record.task_definition_arn),
-            family: non_empty(&record.family),
-            revision: record.revision,
             started_by: non_empty(&record.started_by),
             stop_code: record.stop_code.clone(),
             stopped_reason: non_empty(&record.stopped_reason),
@@ -277,58 +293,78 @@ impl HistoryItem {
             event_id: non_empty(&record.event_id),
             event_time: Some(record.event_time),
             expires_at: Some(record.expires_at),
-            enriched: Some(record.tags.enriched),
-            tags_source: Some(record.tags.source.as_str().to_owned()),
-            late_arrival: Some(record.late_arrival),
-            truncated: record.truncated.then_some(true),
-            tags: (record.tags.source != TagSource::None).then(|| record.tags.values.clone()),
+            tags: described.then(|| record.tags.values.clone()),
+            enriched: only_true(record.tags.enriched),
+            late_arrival: only_true(record.late_arrival),
+            truncated: only_true(record.truncated),
             containers: record.containers.iter().map(ContainerItem::from).collect(),
-            gsi1pk: Some(cluster_index_pk(&record.cluster_arn, task_shard)),
-            gsi1sk: Some(index_sk),
-            gsi2pk,
-            gsi2sk,
+            gsi1pk,
+            gsi1sk,
+            tags_source: None,
+            task_arn: None,
+            version: None,
         }
     }
 
-    fn into_record(self) -> Result<HistoryRecord, ItemError> {
-        let fail = |problem: &str| ItemError {
-            pk: self.pk.clone(),
-            problem: problem.to_owned(),
-        };
-        if self.task_arn.is_empty() {
-            return Err(fail("no taskArn"));
-        }
-        let event_time = self.event_time.ok_or_else(|| fail("no eventTime"))?;
+    /// The tags as read: described ones (or, from items of the earlier layout, copied ones).
+    fn tags(&mut self) -> Tags {
         let enriched = self.enriched.unwrap_or(false);
-        let tags = match self.tags {
+        match self.tags.take() {
             Some(values) => Tags {
                 values,
-                source: self.tags_source.as_deref().map_or(TagSource::None, TagSource::parse),
+                source: match self.tags_source.as_deref() {
+                    Some(source) => TagSource::parse(source),
+                    None => TagSource::DescribeTasks,
+                },
                 enriched,
             },
             None => Tags {
                 enriched,
                 ..Tags::none()
             },
+        }
+    }
+
+    fn into_record(mut self) -> Result<HistoryRecord, ItemError> {
+        let fail = |problem: &str| ItemError {
+            pk: self.pk.clone(),
+            problem: problem.to_owned(),
         };
+        let task_arn = match self.task_arn.take() {
+            Some(arn) => arn,
+            None => task_arn_of(&self.pk).ok_or_else(|| fail("no task ARN"))?.to_owned(),
+        };
+        let version = match self.version {
+            Some(version) => version,
+            None => version_of(&self.sk).ok_or_else(|| fail("no version"))?,
+        };
+        let event_time = self.event_time.ok_or_else(|| fail("no eventTime"))?;
+        let cluster_arn = self
+            .cluster_arn
+            .take()
+            .or_else(|| cluster_arn_of_task(&task_arn))
+            .unwrap_or_default();
+        let (family, revision) = self
+            .task_definition_arn
+            .as_deref()
+            .map(family_and_revision)
+            .unwrap_or((None, None));
+        let tags = self.tags();
+        let indexed = self.gsi1pk.is_some();
         Ok(HistoryRecord {
-            task_id: self
-                .task_id
-                .unwrap_or_else(|| last_segment(&self.task_arn).to_owned()),
-            cluster_name: self
-                .cluster_name
-                .unwrap_or_else(|| last_segment(&self.cluster_arn).to_owned()),
-            task_arn: self.task_arn,
-            cluster_arn: self.cluster_arn,
-            version: self.version,
+            task_id: last_segment(&task_arn).to_owned(),
+            cluster_name: last_segment(&cluster_arn).to_owned(),
+            service_name: self.group.as_deref().and_then(service_name).map(str::to_owned),
+            task_arn,
+            cluster_arn,
+            version,
             last_status: self.last_status,
             desired_status: self.desired_status,
             launch_type: self.launch_type,
             group: self.group,
-            service_name: self.service_name,
             task_definition_arn: self.task_definition_arn,
-            family: self.family,
-            revision: self.revision,
+            family,
+            revision,
             started_by: self.started_by,
             stop_code: self.stop_code,
             stopped_reason: self.stopped_reason,
@@ -353,6 +389,7 @@ impl HistoryItem {
             expires_at: self.expires_at.unwrap_or_default(),
             late_arrival: self.late_arrival.unwrap_or(false),
             truncated: self.truncated.unwrap_or(false),
+            indexed,
         })
     }
 }
@@ -367,7 +404,7 @@ fn pk_of(item: &Item) -> String {
     item_key(item).map_or("?", |(pk, _)| pk).to_owned()
 }
 
-/// The history item for one record, with its index keys, at most [`MAX_ITEM_BYTES`] big.
+/// The history item for one record, at most [`MAX_ITEM_BYTES`] big.
 ///
 /// `normalize` already cut every text to 2 KB, containers to 50 and network bindings to 100 per
 /// container. If the item is still bigger than [`MAX_ITEM_BYTES`], it is trimmed, in this order,
@@ -395,8 +432,9 @@ pub fn history_item(record: &HistoryRecord) -> Item {
     }
 }
 
-/// Reads a history item back. `taskArn`, `version` and `eventTime` are essential; the rest is
-/// best effort (see the module's note on leniency).
+/// Reads a history item back (either layout). The task ARN and version (keys) and `eventTime` are
+/// essential; the rest is best effort (see the module's note on leniency). Tags of versions that
+/// stored none are not filled in here: a timeline does that (`history::carry_tags`).
 pub fn history_from_item(item: &Item) -> Result<HistoryRecord, ItemError> {
     serde_dynamo::from_item::<_, HistoryItem>(item.clone())
         .map_err(|err| ItemError {
@@ -411,23 +449,23 @@ pub fn snapshot_item(snapshot: &Snapshot) -> Item {
     encode(&SnapshotItem {
         pk: task_pk(&snapshot.task_arn),
         sk: SNAPSHOT_SK.to_owned(),
-        item_type: Some("snapshot".to_owned()),
-        task_arn: snapshot.task_arn.clone(),
         version: Some(snapshot.version),
         last_status: snapshot.last_status.clone(),
         desired_status: snapshot.desired_status.clone(),
-        cluster_arn: Some(snapshot.cluster_arn.clone()),
+        cluster_arn: stored_cluster_arn(&snapshot.task_arn, &snapshot.cluster_arn),
         task_definition_arn: non_empty(&snapshot.task_definition_arn),
         stop_code: snapshot.stop_code.clone(),
         tags: snapshot.tags.clone(),
-        tags_known: snapshot.tags_known,
-        ecs_missing: snapshot.ecs_missing,
+        tags_known: only_true(snapshot.tags_known),
+        ecs_missing: only_true(snapshot.ecs_missing),
         updated_at: Some(snapshot.updated_at),
         expires_at: Some(snapshot.expires_at),
+        indexed_hour: snapshot.indexed_hour,
+        task_arn: None,
     })
 }
 
-/// Reads a snapshot item back. Only `taskArn` and `version` are essential.
+/// Reads a snapshot item back (either layout). The task ARN and `version` are essential.
 pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
     let fail = |problem: String| ItemError {
         pk: pk_of(item),
@@ -435,37 +473,33 @@ pub fn snapshot_from_item(item: &Item) -> Result<Snapshot, ItemError> {
     };
     let read: SnapshotItem =
         serde_dynamo::from_item(item.clone()).map_err(|err| fail(err.to_string()))?;
-    if read.task_arn.is_empty() {
-        return Err(fail("no taskArn".to_owned()));
-    }
+    let task_arn = match read.task_arn {
+        Some(arn) => arn,
+        None => task_arn_of(&read.pk)
+            .ok_or_else(|| fail("no task ARN".to_owned()))?
+            .to_owned(),
+    };
     let version = read
         .version
         .ok_or_else(|| fail("no numeric version".to_owned()))?;
     Ok(Snapshot {
-        task_arn: read.task_arn,
+        cluster_arn: read
+            .cluster_arn
+            .or_else(|| cluster_arn_of_task(&task_arn))
+            .unwrap_or_default(),
+        task_arn,
         version,
         last_status: read.last_status,
         desired_status: read.desired_status,
-        cluster_arn: read.cluster_arn.unwrap_or_default(),
         task_definition_arn: read.task_definition_arn,
         tags: read.tags,
-        tags_known: read.tags_known,
-        ecs_missing: read.ecs_missing,
+        tags_known: read.tags_known.unwrap_or(false),
+        ecs_missing: read.ecs_missing.unwrap_or(false),
         stop_code: read.stop_code,
         updated_at: read.updated_at.unwrap_or_default(),
         expires_at: read.expires_at.unwrap_or_default(),
+        indexed_hour: read.indexed_hour,
     })
-}
-
-/// Attributes that only serve the table's keys and indexes; JSON output leaves them out.
-const KEY_ATTRIBUTES: [&str; 7] = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "itemType"];
-
-/// The item as plain JSON with the table's attribute names (numbers as numbers, maps as objects),
-/// without the attributes that only serve keys and indexes: what the CLI's JSON output shows.
-pub fn item_json(item: &Item) -> serde_json::Value {
-    let mut item = item.clone();
-    item.retain(|name, _| !KEY_ATTRIBUTES.contains(&name.as_str()));
-    serde_dynamo::from_item(item).unwrap_or(serde_json::Value::Null)
 }
 
 /// An item's size as DynamoDB counts it (rounded up where DynamoDB's rule is approximate).
@@ -497,31 +531,40 @@ fn value_size(value: &AttributeValue) -> usize {
     }
 }
 
-/// Timestamps as fixed-width ISO-8601 UTC with milliseconds, so text order is time order.
-mod iso_millis {
+/// Times as epoch milliseconds (8 bytes where ISO-8601 takes 24); items of the earlier layout
+/// hold ISO-8601 strings, which read the same.
+mod millis {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::iso_time;
 
     pub fn serialize<S: Serializer>(
         time: &Option<DateTime<Utc>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match time {
-            Some(time) => serializer.serialize_str(&iso_time(*time)),
+            Some(time) => serializer.serialize_i64(time.timestamp_millis()),
             None => serializer.serialize_none(),
         }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Millis(i64),
+        Iso(String),
     }
 
     /// An unreadable time reads as absent, like a missing one.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        let text = Option::<String>::deserialize(deserializer)?;
-        Ok(text
-            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
-            .map(|time| time.with_timezone(&Utc)))
+        Ok(match Option::<Stored>::deserialize(deserializer)? {
+            Some(Stored::Millis(millis)) => DateTime::from_timestamp_millis(millis),
+            Some(Stored::Iso(text)) => DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc)),
+            None => None,
+        })
     }
 }
 
@@ -562,11 +605,19 @@ mod tests {
         }
     }
 
+    fn copied() -> Tags {
+        Tags {
+            source: TagSource::Snapshot,
+            enriched: false,
+            ..described()
+        }
+    }
+
     #[test]
-    fn a_history_item_has_its_keys_and_no_empty_or_null_attributes() {
+    fn a_history_item_stores_only_what_cannot_be_derived() {
         let record = record(
             include_str!("../../../events/fargate-web-v2-pending.json"),
-            Tags::none(),
+            copied(),
         );
         let item = history_item(&record);
         assert_eq!(
@@ -574,23 +625,22 @@ mod tests {
             Some(format!("TASK#{}", record.task_arn).as_str())
         );
         assert_eq!(text(&item, "sk"), Some("V#0000000002"));
-        assert_eq!(text(&item, "itemType"), Some("history"));
-        assert!(text(&item, "gsi1pk")
-            .unwrap()
-            .starts_with("CLUSTER#arn:aws:ecs:us-east-1:123456789012:cluster/demo#"));
-        assert!(text(&item, "gsi2pk")
-            .unwrap()
-            .starts_with("SERVICE#arn:aws:ecs:us-east-1:123456789012:cluster/demo#web#"));
-        assert_eq!(text(&item, "gsi1sk"), text(&item, "gsi2sk"));
-        assert!(
-            !item.contains_key("startedAt"),
-            "a pending task has not started"
+        for derived in [
+            "taskArn", "taskId", "version", "clusterArn", "clusterName", "serviceName", "family",
+            "revision", "itemType", "tagsSource",
+        ] {
+            assert!(!item.contains_key(derived), "{derived} is derived, not stored");
+        }
+        assert!(!item.contains_key("gsi1pk"), "not indexed");
+        assert!(!item.contains_key("startedAt"), "a pending task has not started");
+        assert!(!item.contains_key("tags"), "tags copied from the snapshot are not stored");
+        for flag in ["enriched", "lateArrival", "truncated"] {
+            assert!(!item.contains_key(flag), "{flag} is stored only when true");
+        }
+        assert_eq!(
+            item.get("eventTime"),
+            Some(&AttributeValue::N(record.event_time.timestamp_millis().to_string()))
         );
-        assert!(!item.contains_key("stopCode"));
-        assert!(!item.contains_key("tags"), "unknown tags are absent");
-        assert!(!item.contains_key("truncated"));
-        assert_eq!(item.get("version"), Some(&AttributeValue::N("2".into())));
-        assert_eq!(item.get("lateArrival"), Some(&AttributeValue::Bool(false)));
         for (name, value) in &item {
             assert!(!matches!(value, AttributeValue::Null(_)), "{name} is NULL");
             if let AttributeValue::S(text) = value {
@@ -600,13 +650,20 @@ mod tests {
     }
 
     #[test]
-    fn a_standalone_task_is_not_in_the_service_index() {
-        let item = history_item(&record(
+    fn an_indexed_record_carries_its_clusters_entry_for_the_hour() {
+        let mut record = record(
             include_str!("../../../events/fargate-batch-stopped-oom.json"),
-            Tags::none(),
-        ));
-        assert!(!item.contains_key("gsi2pk") && !item.contains_key("gsi2sk"));
+            described(),
+        );
+        record.indexed = true;
+        let item = history_item(&record);
+        assert!(text(&item, "gsi1pk")
+            .unwrap()
+            .starts_with("CLUSTER#arn:aws:ecs:us-east-1:123456789012:cluster/demo#"));
+        assert_eq!(text(&item, "gsi1sk"), Some(index_sk(record.event_time).as_str()));
         assert_eq!(text(&item, "stopCode"), Some("EssentialContainerExited"));
+        assert_eq!(item.get("enriched"), Some(&AttributeValue::Bool(true)));
+        assert_eq!(item["tags"].as_m().unwrap().len(), 1, "described tags are stored");
         let Some(AttributeValue::L(containers)) = item.get("containers") else {
             panic!("containers missing")
         };
@@ -623,12 +680,82 @@ mod tests {
             include_str!("../../../events/fargate-batch-stopped-oom.json"),
             include_str!("../../../events/ec2-worker-running.json"),
         ] {
-            for tags in [described(), Tags::none()] {
-                let written = record(json, tags);
+            for (tags, indexed) in [(described(), true), (Tags::none(), false)] {
+                let mut written = record(json, tags);
+                written.indexed = indexed;
                 let read = history_from_item(&history_item(&written)).unwrap();
                 assert_eq!(read, written);
             }
         }
+    }
+
+    #[test]
+    fn a_typical_fargate_record_fits_one_write_unit() {
+        for json in [
+            include_str!("../../../events/fargate-web-v1-provisioning.json"),
+            include_str!("../../../events/fargate-web-v4-running.json"),
+            include_str!("../../../events/fargate-web-v8-stopped.json"),
+        ] {
+            let item = history_item(&record(json, described()));
+            assert!(item_size(&item) <= 1024, "{} bytes", item_size(&item));
+        }
+    }
+
+    /// Items of the layout before this one (every derived attribute stored, ISO times, copied tags
+    /// with `tagsSource`, a per-change index entry) read as the same records.
+    #[test]
+    fn items_of_the_earlier_layout_read_the_same() {
+        let stopped = record(
+            include_str!("../../../events/fargate-web-v8-stopped.json"),
+            copied(),
+        );
+        let arn = &stopped.task_arn;
+        let cluster = &stopped.cluster_arn;
+        let mut old = Item::new();
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: &str| AttributeValue::N(v.to_owned());
+        let iso = |t: Option<DateTime<Utc>>| s(&t.unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        old.extend([
+            ("pk".to_owned(), s(&format!("TASK#{arn}"))),
+            ("sk".to_owned(), s("V#0000000008")),
+            ("itemType".to_owned(), s("history")),
+            ("taskArn".to_owned(), s(arn)),
+            ("taskId".to_owned(), s(&stopped.task_id)),
+            ("clusterArn".to_owned(), s(cluster)),
+            ("clusterName".to_owned(), s("demo")),
+            ("version".to_owned(), n("8")),
+            ("lastStatus".to_owned(), s("STOPPED")),
+            ("group".to_owned(), s("service:web")),
+            ("serviceName".to_owned(), s("web")),
+            ("taskDefinitionArn".to_owned(), s(stopped.task_definition_arn.as_deref().unwrap())),
+            ("family".to_owned(), s("web")),
+            ("revision".to_owned(), n("7")),
+            ("stopCode".to_owned(), s("ServiceSchedulerInitiated")),
+            ("createdAt".to_owned(), iso(stopped.created_at)),
+            ("stoppedAt".to_owned(), iso(stopped.stopped_at)),
+            ("eventTime".to_owned(), iso(Some(stopped.event_time))),
+            ("expiresAt".to_owned(), n(&stopped.expires_at.to_string())),
+            ("enriched".to_owned(), AttributeValue::Bool(false)),
+            ("tagsSource".to_owned(), s("snapshot")),
+            ("lateArrival".to_owned(), AttributeValue::Bool(false)),
+            (
+                "tags".to_owned(),
+                AttributeValue::M([("team".to_owned(), s("payments"))].into()),
+            ),
+            ("gsi1pk".to_owned(), s(&format!("CLUSTER#{cluster}#1"))),
+            ("gsi1sk".to_owned(), s("2026-11-20T03:53:09.250Z#id#0000000008")),
+            ("gsi2pk".to_owned(), s(&format!("SERVICE#{cluster}#web#1"))),
+        ]);
+        let read = history_from_item(&old).unwrap();
+        assert_eq!(read.task_arn, *arn);
+        assert_eq!(read.version, 8);
+        assert_eq!((read.family.as_deref(), read.revision), (Some("web"), Some(7)));
+        assert_eq!(read.service_name.as_deref(), Some("web"));
+        assert_eq!(read.cluster_name, "demo");
+        assert_eq!(read.stopped_at, stopped.stopped_at);
+        assert_eq!(read.event_time, stopped.event_time);
+        assert_eq!(read.tags, copied());
+        assert!(read.indexed);
     }
 
     #[test]
@@ -637,42 +764,28 @@ mod tests {
             include_str!("../../../events/fargate-web-v8-stopped.json"),
             described(),
         );
-        let snapshot = Snapshot::from_record(&record, None);
+        let mut snapshot = Snapshot::from_record(&record, None);
+        snapshot.indexed_hour = Some(493_000);
         let item = snapshot_item(&snapshot);
         assert_eq!(text(&item, "sk"), Some(SNAPSHOT_SK));
-        assert_eq!(text(&item, "itemType"), Some("snapshot"));
-        let read = snapshot_from_item(&item).unwrap();
-        assert_eq!(read, snapshot);
+        assert!(!item.contains_key("taskArn") && !item.contains_key("clusterArn"));
+        assert_eq!(snapshot_from_item(&item).unwrap(), snapshot);
     }
 
     #[test]
     fn unreadable_items_are_errors_not_panics() {
         let mut item = key("TASK#x", "SNAPSHOT");
-        item.insert("taskArn".into(), AttributeValue::S("x".into()));
         assert!(snapshot_from_item(&item).is_err(), "no version");
         item.insert("version".into(), AttributeValue::N("-3".into()));
         assert!(snapshot_from_item(&item).is_err(), "negative version");
         item.insert("version".into(), AttributeValue::N("3".into()));
         assert_eq!(snapshot_from_item(&item).unwrap().version, 3);
-        let mut history = Item::new();
-        history.insert("taskArn".into(), AttributeValue::S("t".into()));
+        assert!(snapshot_from_item(&key("CLUSTERS", "SNAPSHOT")).is_err(), "no task ARN");
+        let history = key("TASK#t", "V#0000000001");
         assert!(history_from_item(&history).is_err(), "no eventTime");
-    }
-
-    #[test]
-    fn json_output_uses_attribute_names_and_drops_the_keys() {
-        let item = history_item(&record(
-            include_str!("../../../events/fargate-batch-stopped-oom.json"),
-            described(),
-        ));
-        let json = item_json(&item);
-        assert!(json.get("pk").is_none() && json.get("gsi1sk").is_none());
-        assert!(json.get("itemType").is_none());
-        assert_eq!(json["stopCode"], "EssentialContainerExited");
-        assert_eq!(json["containers"][0]["exitCode"], 137);
-        assert_eq!(json["version"], 6);
-        assert_eq!(json["tags"]["team"], "payments");
-        assert_eq!(json["enriched"], true);
+        let mut history = key("TASK#t", "V#x");
+        history.insert("eventTime".into(), AttributeValue::N("1".into()));
+        assert!(history_from_item(&history).is_err(), "no version in the key");
     }
 
     fn huge_record() -> HistoryRecord {

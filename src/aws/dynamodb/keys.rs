@@ -2,19 +2,17 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Partitions each cluster's (and service's) index entries are spread over, so one busy cluster
-/// writes to several index partitions instead of one hot one. Readers query every shard and merge.
+/// Partitions each cluster's index entries are spread over, so one busy cluster writes to several
+/// index partitions instead of one hot one. Readers query every shard and merge.
 pub const GSI_SHARDS: u64 = 4;
-/// Index answering "what happened in cluster C between t1 and t2".
+/// The one index: "which tasks of cluster C changed between t1 and t2" (and of service S, by a
+/// filter on `group`). It holds one entry per task per hour the task changed in (the record marked
+/// `indexed`), not one per change: readers read those tasks' timelines for the changes themselves.
 pub const CLUSTER_INDEX: &str = "byCluster";
-/// Index answering "what happened in service S of cluster C between t1 and t2".
-pub const SERVICE_INDEX: &str = "byService";
 pub const SNAPSHOT_SK: &str = "SNAPSHOT";
-/// The only attributes besides the keys that both indexes carry (projection `INCLUDE`): what a window
-/// query filters on. A history item is ~1.4 KB, 2 write units; an index entry under 1 KB costs 1, so
-/// `ALL` would cost 2 more units per record than this (`make bench`). Readers fetch whole records
-/// from the table by key (`BatchGetItem`), and only the ones they show.
-pub const INDEX_PROJECTED: [&str; 2] = ["lastStatus", "stopCode"];
+/// The only attribute besides the keys the index carries (projection `INCLUDE`): what a service
+/// window filters on. An entry of ~300 bytes costs 1 write unit.
+pub const INDEX_PROJECTED: [&str; 1] = ["group"];
 
 /// Partition key of everything about one task.
 pub fn task_pk(task_arn: &str) -> String {
@@ -50,13 +48,11 @@ pub fn cluster_index_pk(cluster_arn: &str, shard: u64) -> String {
     format!("CLUSTER#{cluster_arn}#{shard}")
 }
 
-pub fn service_index_pk(cluster_arn: &str, service_name: &str, shard: u64) -> String {
-    format!("SERVICE#{cluster_arn}#{service_name}#{shard}")
-}
-
-/// Index sort key: the change's time first (range queries), then task and version (uniqueness).
-pub fn index_sk(event_time: DateTime<Utc>, task_id: &str, version: u64) -> String {
-    format!("{}#{task_id}#{version:010}", iso_time(event_time))
+/// Index sort key: the change's time. (Index keys need not be unique; the entry's table keys say
+/// which task and version it is. Entries written before the hourly index also carry
+/// `#<task id>#<version>` after the time, which sorts the same.)
+pub fn index_sk(event_time: DateTime<Utc>) -> String {
+    iso_time(event_time)
 }
 
 /// Fixed-width ISO-8601 UTC with milliseconds, so text order is time order.
@@ -102,17 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn index_sort_keys_order_by_time_then_task() {
+    fn index_sort_keys_order_by_time() {
         let early = DateTime::parse_from_rfc3339("2026-11-20T03:14:07Z")
             .unwrap()
             .with_timezone(&Utc);
         let late = DateTime::parse_from_rfc3339("2026-11-20T03:14:07.5Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(
-            index_sk(early, "abc", 3),
-            "2026-11-20T03:14:07.000Z#abc#0000000003"
-        );
-        assert!(index_sk(early, "zzz", 9) < index_sk(late, "aaa", 1));
+        assert_eq!(index_sk(early), "2026-11-20T03:14:07.000Z");
+        assert!(index_sk(early) < index_sk(late));
     }
 }

@@ -8,21 +8,18 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::keys::{CLUSTER_INDEX, INDEX_PROJECTED, SERVICE_INDEX};
+use super::keys::{CLUSTER_INDEX, INDEX_PROJECTED};
 use crate::aws::error::service_error;
 use crate::ports::{ErrorClass, ServiceError};
 
 /// Every attribute a key of the table or of an index is made of (all strings).
-pub const KEY_ATTRIBUTES: [&str; 6] = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"];
+pub const KEY_ATTRIBUTES: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
 /// Each index: name, partition key, sort key.
-pub const INDEXES: [(&str, &str, &str); 2] = [
-    (CLUSTER_INDEX, "gsi1pk", "gsi1sk"),
-    (SERVICE_INDEX, "gsi2pk", "gsi2sk"),
-];
+pub const INDEXES: [(&str, &str, &str); 1] = [(CLUSTER_INDEX, "gsi1pk", "gsi1sk")];
 /// The attribute DynamoDB's TTL deletes items by.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
-/// Creates the history table (on-demand, both indexes, TTL) and waits until it is active.
+/// Creates the history table (on-demand, its index, TTL) and waits until it is active.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), ServiceError> {
     let invalid = |err: aws_sdk_dynamodb::error::BuildError| ServiceError {
         operation: "DynamoDB CreateTable",
