@@ -39,27 +39,20 @@ const OUTCOMES: [(&str, &str); 7] = [
 
 type Section = for<'a> fn(&'a mut Demo) -> BoxFuture<'a, Result<(), String>>;
 
+/// A section: a title and an `async fn(&mut Demo) -> Result<(), String>`.
+macro_rules! section {
+    ($title:expr, $run:ident) => {
+        ($title, |demo| Box::pin($run(demo)))
+    };
+}
+
 /// What `make demo` shows, in order.
 const SECTIONS: [(&str, Section); 5] = [
-    ("emulators and the history table", |demo| {
-        Box::pin(emulators(demo))
-    }),
-    (
-        "the emulated account: cluster, task definitions, tagged tasks",
-        |demo| Box::pin(world(demo)),
-    ),
-    (
-        "events for those tasks, in the order they are fed",
-        |demo| Box::pin(events(demo)),
-    ),
-    (
-        "the function (target/debug/bootstrap behind a local Runtime API)",
-        |demo| Box::pin(invoke_all(demo)),
-    ),
-    (
-        "reading the history with the CLI, as the person on call would",
-        |demo| Box::pin(read_history(demo)),
-    ),
+    section!("emulators and the history table", emulators),
+    section!("the world in moto: cluster, tagged tasks", world),
+    section!("events, in the order they are fed", events),
+    section!("the function, invoked with each payload", invoke_all),
+    section!("the history, read with the CLI", read_history),
 ];
 
 /// One payload to feed, and what it must do.
@@ -84,6 +77,7 @@ struct Demo {
     /// Label (`web-1`, `batch-job`, …) and life of each task.
     stories: Vec<(&'static str, TaskStory)>,
     feed: Vec<Invocation>,
+    /// The function, still running once fed, for sections that invoke it again.
     function: Option<Function>,
     /// Invocations that did not do what was expected.
     mismatches: Vec<String>,
@@ -526,8 +520,12 @@ async fn invoke_all(demo: &mut Demo) -> Result<(), String> {
     }
     let mut function =
         start_function_logged(&bootstrap, TABLE, &[("RUST_LOG", "info")], &log).await;
-    println!("  log: {} (RUST_LOG=info)", relative(&log));
-    println!("  (counts and AWS requests from the function's own metrics line, CloudWatch EMF)");
+    println!(
+        "  {} behind a local Runtime API, RUST_LOG=info, log {}",
+        relative(&bootstrap),
+        relative(&log)
+    );
+    println!("  (outcomes and AWS requests: the function's own metrics line, CloudWatch EMF)");
     let mut lines = Vec::new();
     for (n, item) in demo.feed.iter().enumerate() {
         let reply = invoke(&mut function, &item.payload.to_string())
@@ -605,19 +603,23 @@ fn outcome_counts(line: &Value) -> BTreeMap<&'static str, u64> {
         .collect()
 }
 
+/// Outcome counts as `fresh 6 duplicate 2`, in the order of [`OUTCOMES`].
+fn show(counts: &BTreeMap<&str, u64>) -> String {
+    let shown: Vec<String> = OUTCOMES
+        .iter()
+        .filter_map(|(_, label)| Some(format!("{label} {}", counts.get(label)?)))
+        .collect();
+    shown.join(" ")
+}
+
 /// Outcomes and AWS cost of one invocation, as its metrics line says.
 fn usage(line: &Value) -> String {
     if line.is_null() {
         return "(no metrics line)".into();
     }
-    let counts: Vec<String> = OUTCOMES
-        .iter()
-        .filter(|(name, _)| metric(line, name) > 0.0)
-        .map(|(name, label)| format!("{label} {}", metric(line, name)))
-        .collect();
     format!(
         "{:<20} | DynamoDB {} DescribeTasks {} | WCU {} RCU {}",
-        counts.join(" "),
+        show(&outcome_counts(line)),
         metric(line, "DynamoDbRequests"),
         metric(line, "DescribeTasksCalls"),
         metric(line, "WriteCapacityUnits"),
@@ -644,12 +646,7 @@ fn check(item: &Invocation, reply: &Reply, line: &Value) -> Vec<String> {
     if line.is_null() {
         problems.push("no metrics line".into());
     } else if outcome_counts(line) != item.counts {
-        let expected: Vec<String> = item
-            .counts
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        problems.push(format!("expected the outcomes {}", expected.join(" ")));
+        problems.push(format!("expected the outcomes {}", show(&item.counts)));
     }
     problems
 }
@@ -682,7 +679,7 @@ fn totals(lines: &[Value]) {
     );
 }
 
-/// The on-call view: the batch job's timeline, then the cluster's failures.
+/// The on-call view, with the CLI binary: the batch job's timeline, then the cluster's failures.
 async fn read_history(demo: &mut Demo) -> Result<(), String> {
     let job = demo.stories.iter().find(|(label, _)| *label == "batch-job");
     let job_id = job

@@ -27,7 +27,10 @@ impl MemoryEcs {
 
     /// DescribeTasks calls made so far.
     pub fn calls(&self) -> usize {
-        *self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -37,7 +40,10 @@ impl TaskDescriber for MemoryEcs {
         _cluster_arn: &str,
         task_arns: &[String],
     ) -> Result<Description, ServiceError> {
-        *self.calls.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
         let mut description = Description::default();
         for task_arn in task_arns {
             match self.tasks.get(task_arn) {
@@ -59,7 +65,10 @@ impl TaskDescriber for MemoryEcs {
             .collect())
     }
 
-    async fn list_clusters(&self, _location: Option<&Location>) -> Result<Vec<String>, ServiceError> {
+    async fn list_clusters(
+        &self,
+        _location: Option<&Location>,
+    ) -> Result<Vec<String>, ServiceError> {
         let mut clusters: Vec<String> = self
             .tasks
             .values()
@@ -101,7 +110,9 @@ impl MemoryStore {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl TaskStore for MemoryStore {
@@ -126,7 +137,10 @@ impl TaskStore for MemoryStore {
             .collect()
     }
 
-    async fn put_history_if_absent(&self, record: &HistoryRecord) -> Result<Inserted, ServiceError> {
+    async fn put_history_if_absent(
+        &self,
+        record: &HistoryRecord,
+    ) -> Result<Inserted, ServiceError> {
         let key = (record.task_arn.clone(), record.version);
         if lock(&self.history).contains_key(&key) {
             return Ok(Inserted::AlreadyRecorded);

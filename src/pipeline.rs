@@ -13,7 +13,7 @@ use crate::core::classify::{classify_batch, Class, TaskEvents};
 use crate::core::enrich::{should_describe, EnrichMode};
 use crate::core::event::{parse_event, Parsed, TaskEvent};
 use crate::core::history::{
-    mark_indexed, normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags,
+    index_hour, mark_indexed, normalize, HistoryRecord, RecordContext, Snapshot, TagSource, Tags,
 };
 use crate::core::outcome::Outcome;
 use crate::core::rejected::identify;
@@ -250,9 +250,9 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
                 Class::Stale => {
                     let context = self.context(carried_tags(snapshot), true, received_at);
                     let mut record = normalize(event, context);
-                    // Which hours of the past already have the task's entry is not known: a
-                    // late record always carries one (late records are rare).
-                    record.indexed = true;
+                    // The snapshot's hour has the task's entry; any other hour of the past may not.
+                    let indexed_hour = snapshot.and_then(|snapshot| snapshot.indexed_hour);
+                    record.indexed = Some(index_hour(record.event_time)) != indexed_hour;
                     work.late.push((planned.index, record));
                 }
                 Class::Fresh => match fresh_tags(enriched, snapshot) {
@@ -382,8 +382,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             }
             outcomes
         };
-        let (mut late, fresh) =
-            futures::join!(late, self.advance(task, fresh_records, written));
+        let (mut late, fresh) = futures::join!(late, self.advance(task, fresh_records, written));
         late.extend(fresh);
         late
     }
@@ -419,7 +418,11 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         };
         let mut next = Snapshot::from_record(record, task.snapshot);
         next.ecs_missing |= task.ecs_missing;
-        next.indexed_hour = task.indexed_hour;
+        // The snapshot may name an hour as indexed only once that hour's entry is written: if any
+        // of this batch's records failed, the next ones index their hours again.
+        if stored.len() == task.fresh.len() {
+            next.indexed_hour = task.indexed_hour;
+        }
         let advance = self.store.advance_snapshot(&next).await;
         for (index, enriched) in stored {
             let outcome = match &advance {
@@ -545,5 +548,170 @@ fn log_outcome(event: &TaskEvent, outcome: &Outcome) {
             outcome = outcome.label(),
             "event processed"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::tests::task;
+    use crate::memory::{MemoryEcs, MemoryStore};
+    use crate::ports::DescribedTask;
+
+    const LIFECYCLE: [&str; 8] = [
+        include_str!("../events/fargate-web-v1-provisioning.json"),
+        include_str!("../events/fargate-web-v2-pending.json"),
+        include_str!("../events/fargate-web-v3-activating.json"),
+        include_str!("../events/fargate-web-v4-running.json"),
+        include_str!("../events/fargate-web-v5-deactivating.json"),
+        include_str!("../events/fargate-web-v6-stopping.json"),
+        include_str!("../events/fargate-web-v7-deprovisioning.json"),
+        include_str!("../events/fargate-web-v8-stopped.json"),
+    ];
+
+    fn pipeline() -> Pipeline<MemoryEcs, MemoryStore> {
+        let event = task(LIFECYCLE[0]);
+        let ecs = MemoryEcs::default().with_task(DescribedTask {
+            state: event.detail.clone(),
+            tags: [("team".to_owned(), "payments".to_owned())].into(),
+        });
+        Pipeline::new(ecs, MemoryStore::default(), Settings::default())
+    }
+
+    async fn send(pipeline: &Pipeline<MemoryEcs, MemoryStore>, versions: &[usize]) -> Vec<Outcome> {
+        let inputs = versions
+            .iter()
+            .map(|v| Input::Body {
+                source: None,
+                text: LIFECYCLE[v - 1],
+            })
+            .collect();
+        pipeline.process(inputs).await
+    }
+
+    fn task_arn() -> String {
+        task(LIFECYCLE[0]).detail.task_arn
+    }
+
+    #[tokio::test]
+    async fn every_outcome_of_the_version_check() {
+        let pipeline = pipeline();
+        assert_eq!(
+            send(&pipeline, &[4]).await,
+            [Outcome::Fresh { enriched: true }]
+        );
+        assert_eq!(send(&pipeline, &[4]).await, [Outcome::Duplicate]);
+        assert_eq!(send(&pipeline, &[2]).await, [Outcome::GapFilled]);
+        assert_eq!(send(&pipeline, &[2]).await, [Outcome::Stale]);
+        // Within one batch: in version order, the repeat a duplicate of its first delivery.
+        assert_eq!(
+            send(&pipeline, &[6, 5, 6]).await,
+            [
+                Outcome::Fresh { enriched: false },
+                Outcome::Fresh { enriched: false },
+                Outcome::Duplicate
+            ]
+        );
+        let snapshot = pipeline.store().snapshot(&task_arn()).unwrap();
+        assert_eq!(snapshot.version, 6);
+        assert!(snapshot.tags_known, "described once, then carried");
+        assert_eq!(
+            pipeline.describer().calls(),
+            1,
+            "new-tasks describes a task once"
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_that_are_not_task_events_are_skipped_or_rejected_with_a_reason() {
+        let pipeline = pipeline();
+        let other = include_str!("../events/container-instance-state-change.json");
+        let inputs = vec![
+            Input::Body {
+                source: Some("m1"),
+                text: other,
+            },
+            Input::Body {
+                source: Some("m2"),
+                text: "{\"detail\": {",
+            },
+            Input::Body {
+                source: Some("m3"),
+                text: LIFECYCLE[0],
+            },
+        ];
+        let outcomes = pipeline.process(inputs).await;
+        assert!(
+            matches!(&outcomes[0], Outcome::Skipped { detail_type, .. } if detail_type == "ECS Container Instance State Change")
+        );
+        assert!(
+            matches!(&outcomes[1], Outcome::Rejected { reason } if reason.contains("EventBridge"))
+        );
+        assert_eq!(outcomes[2], Outcome::Fresh { enriched: true });
+    }
+
+    /// The index holds one entry per task per hour: the sample lifecycle's eight changes all
+    /// happen within one hour, so only its first recorded version carries the entry, whatever the
+    /// order and however many batches they come in.
+    #[tokio::test]
+    async fn a_lifecycle_within_one_hour_makes_one_index_entry_in_any_order() {
+        for batches in [
+            vec![vec![1, 2, 3, 4, 5, 6, 7, 8]],
+            vec![vec![3], vec![1, 2], vec![8, 4], vec![5, 6, 7]],
+        ] {
+            let pipeline = pipeline();
+            for batch in &batches {
+                send(&pipeline, batch).await;
+            }
+            let entries: Vec<u64> = pipeline
+                .store()
+                .history(&task_arn())
+                .into_iter()
+                .filter(|(_, item)| item.contains_key("gsi1pk"))
+                .map(|(version, _)| version)
+                .collect();
+            // The first version recorded carries it; a late one finds its hour indexed already.
+            assert_eq!(entries, [batches[0][0] as u64], "{batches:?}");
+            assert_eq!(pipeline.store().history(&task_arn()).len(), 8);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_record_of_an_hour_without_the_tasks_entry_carries_one() {
+        let pipeline = pipeline();
+        send(&pipeline, &[4]).await;
+        let mut late = task(LIFECYCLE[1]);
+        late.detail.updated_at = late
+            .detail
+            .updated_at
+            .map(|t| t - chrono::Duration::hours(2));
+        let outcomes = pipeline.process(vec![Input::Event(Box::new(late))]).await;
+        assert_eq!(outcomes, [Outcome::GapFilled]);
+        let indexed: Vec<u64> = pipeline
+            .store()
+            .history(&task_arn())
+            .into_iter()
+            .filter(|(_, item)| item.contains_key("gsi1pk"))
+            .map(|(version, _)| version)
+            .collect();
+        assert_eq!(indexed, [2, 4]);
+    }
+
+    #[tokio::test]
+    async fn described_tasks_are_recorded_with_their_tags_without_describing_them_again() {
+        let pipeline = pipeline();
+        let event = task(LIFECYCLE[3]);
+        let outcomes = pipeline
+            .process(vec![Input::Described {
+                event: Box::new(event),
+                tags: [("env".to_owned(), "prod".to_owned())].into(),
+            }])
+            .await;
+        assert_eq!(outcomes, [Outcome::Fresh { enriched: true }]);
+        assert_eq!(pipeline.describer().calls(), 0);
+        assert_eq!(
+            pipeline.store().snapshot(&task_arn()).unwrap().tags["env"],
+            "prod"
+        );
     }
 }

@@ -106,7 +106,9 @@ pub enum Inserted {
 pub enum SnapshotWrite {
     Written,
     /// The stored snapshot was not older; its version, when the store could read it.
-    Refused { stored_version: Option<u64> },
+    Refused {
+        stored_version: Option<u64>,
+    },
 }
 
 /// Where snapshots and history live.
@@ -148,7 +150,14 @@ mod tests {
     #[test]
     fn only_invalid_requests_are_permanent() {
         use ErrorClass::*;
-        for class in [Throttling, Transient, NotFound, AccessDenied, Credentials, Other] {
+        for class in [
+            Throttling,
+            Transient,
+            NotFound,
+            AccessDenied,
+            Credentials,
+            Other,
+        ] {
             assert!(class.retryable(), "{class:?}");
         }
         assert!(!Validation.retryable());

@@ -79,9 +79,12 @@ pub async fn reconcile_cluster<D: TaskDescriber, S: TaskStore>(
                     event: Box::new(event),
                     tags: described.tags,
                 }),
-                Err(err) => remember(&mut report, Outcome::Rejected {
-                    reason: err.to_string(),
-                }),
+                Err(err) => remember(
+                    &mut report,
+                    Outcome::Rejected {
+                        reason: err.to_string(),
+                    },
+                ),
             }
         }
         for outcome in pipeline.process(inputs).await {
@@ -209,8 +212,15 @@ mod tests {
             .with_task(running("b", 7));
         let pipeline = Pipeline::new(ecs, MemoryStore::default(), Settings::default());
         let report = reconcile_cluster(&pipeline, CLUSTER, |_| {}).await.unwrap();
-        assert_eq!((report.listed, report.described, report.counts.fresh), (2, 2, 2));
-        assert_eq!(pipeline.describer().calls(), 1, "described once, not again to enrich");
+        assert_eq!(
+            (report.listed, report.described, report.counts.fresh),
+            (2, 2, 2)
+        );
+        assert_eq!(
+            pipeline.describer().calls(),
+            1,
+            "described once, not again to enrich"
+        );
         let snapshot = pipeline
             .store()
             .snapshot("arn:aws:ecs:us-east-1:123456789012:task/demo/b")
@@ -236,7 +246,13 @@ mod tests {
         // The memory ECS lists its one cluster for any account; duplicates are dropped.
         assert_eq!(clusters, vec![CLUSTER.to_owned(), "named".to_owned()]);
         let member = every_cluster_of("arn:aws:ecs:eu-west-1:222222222222:cluster/*").unwrap();
-        assert_eq!((member.account.as_str(), member.region.as_str()), ("222222222222", "eu-west-1"));
-        assert_eq!(every_cluster_of("arn:aws:ecs:eu-west-1:222222222222:cluster/prod"), None);
+        assert_eq!(
+            (member.account.as_str(), member.region.as_str()),
+            ("222222222222", "eu-west-1")
+        );
+        assert_eq!(
+            every_cluster_of("arn:aws:ecs:eu-west-1:222222222222:cluster/prod"),
+            None
+        );
     }
 }

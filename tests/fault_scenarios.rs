@@ -17,11 +17,11 @@ use common::stream::{
 };
 use common::{
     create_table, flag, run_tasks, scan_table, sdk_config, sdk_config_through, sqs_batch, tags,
-    task_event, text, Harness, Item, Rng,
+    task_event, text, Harness, Rng,
 };
 use ecs_task_history::aws::dynamodb::items::{item_size, MAX_ITEM_BYTES};
-use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
 use ecs_task_history::aws::Aws;
+use ecs_task_history::core::event::{parse_event, Parsed, TaskEvent};
 use ecs_task_history::core::outcome::Outcome;
 use ecs_task_history::pipeline::{Pipeline, Settings};
 use serde_json::{json, Value};
@@ -30,7 +30,12 @@ use serde_json::{json, Value};
 const SNAPSHOT_WRITE: &str = r#""S":"SNAPSHOT""#;
 
 /// A few real tasks and the table their lifecycles produce when delivered in order.
-async fn reference(tasks: usize) -> (Vec<(String, String)>, BTreeMap<(String, String), Item>) {
+async fn reference(
+    tasks: usize,
+) -> (
+    Vec<(String, String)>,
+    BTreeMap<(String, String), serde_json::Value>,
+) {
     let harness = Harness::new().await;
     let (cluster, arns) = run_tasks(&harness.ecs, tasks as i32, &[("team", "crash")]).await;
     let tasks: Vec<(String, String)> = arns.into_iter().map(|t| (cluster.clone(), t)).collect();
@@ -296,11 +301,10 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
         let record = &history[0].1;
         if n < 4 {
             assert_eq!(tags(record), None, "no tags for an undescribed task");
-            assert_eq!(text(record, "tagsSource"), Some("none"));
-            assert_eq!(flag(record, "enriched"), Some(false));
+            assert_eq!(flag(record, "enriched"), None, "stored only when true");
         } else {
             assert_eq!(tags(record).unwrap()["team"], "describe");
-            assert_eq!(text(record, "tagsSource"), Some("describeTasks"));
+            assert_eq!(flag(record, "enriched"), Some(true));
         }
     }
     assert!(proxy.injected().values().sum::<usize>() >= 1);

@@ -19,13 +19,13 @@ use common::fault_proxy::{assert_snapshots_never_went_back, Fault, FaultProxy, R
 use common::stream::{
     assert_same_state, deliver, in_order_lifecycles, shuffled_with_copies, table_state,
 };
-use common::{run_tasks, Harness, Item, Rng, ATTEMPT_TIMEOUT};
+use common::{run_tasks, Harness, Rng, ATTEMPT_TIMEOUT};
 use ecs_task_history::pipeline::Settings;
 
 /// The tasks every fault kind replays, and the table their in-order delivery produced.
 struct Reference {
     tasks: Vec<(String, String)>,
-    state: BTreeMap<(String, String), Item>,
+    state: BTreeMap<(String, String), serde_json::Value>,
 }
 
 /// Computed once per test binary, on a runtime of its own (the tests' runtimes come and go).

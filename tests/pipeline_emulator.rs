@@ -4,6 +4,7 @@
 mod common;
 
 use common::{flag, number, run_tasks, sqs_batch, tags, task_event, text, Harness, LIFECYCLE};
+use ecs_task_history::aws::dynamodb::items::history_from_item;
 use ecs_task_history::aws::dynamodb::keys::INDEX_PROJECTED;
 use ecs_task_history::aws::dynamodb::schema;
 use ecs_task_history::aws::dynamodb::DynamoStore;
@@ -11,6 +12,7 @@ use ecs_task_history::aws::Aws;
 use ecs_task_history::core::enrich::EnrichMode;
 use ecs_task_history::lambda::{handle, InvocationError};
 use ecs_task_history::pipeline::{Pipeline, Settings};
+use ecs_task_history::read::HistoryReader;
 use serde_json::{json, Value};
 
 const FARGATE_RUNNING: &str = "fargate-web-v4-running.json";
@@ -53,15 +55,18 @@ async fn fresh_event_is_enriched_with_tags_and_advances_the_snapshot() {
     let (version, record) = &history[0];
     assert_eq!(*version, 4);
     assert_eq!(text(record, "lastStatus"), Some("RUNNING"));
-    assert_eq!(text(record, "taskArn"), Some(task.as_str()));
-    assert_eq!(text(record, "clusterArn"), Some(cluster.as_str()));
-    assert_eq!(text(record, "serviceName"), Some("web"));
     assert_eq!(text(record, "launchType"), Some("FARGATE"));
     assert_eq!(tags(record), Some(expected_tags(&pairs)));
     assert_eq!(flag(record, "enriched"), Some(true));
-    assert_eq!(flag(record, "lateArrival"), Some(false));
+    assert_eq!(flag(record, "lateArrival"), None, "stored only when true");
+    // The task's first change of its hour: it carries the task's index entry.
     assert!(text(record, "gsi1pk").is_some_and(|pk| pk.starts_with(&format!("CLUSTER#{cluster}#"))));
-    assert!(text(record, "gsi2pk").is_some_and(|pk| pk.contains("#web#")));
+    // What the keys and ARNs say is derived when read, not stored.
+    let read = history_from_item(record).unwrap();
+    assert_eq!(read.task_arn, *task);
+    assert_eq!(read.cluster_arn, cluster);
+    assert_eq!(read.service_name.as_deref(), Some("web"));
+    assert_eq!(read.version, 4);
 
     let snapshot = harness.snapshot(task).await.expect("snapshot written");
     assert_eq!(number(&snapshot, "version"), 4);
@@ -125,9 +130,21 @@ async fn stale_event_fills_its_gap_without_moving_the_snapshot() {
         "state comes from the late event itself"
     );
     assert_eq!(flag(late, "lateArrival"), Some(true));
-    assert_eq!(flag(late, "enriched"), Some(false));
-    assert_eq!(text(late, "tagsSource"), Some("snapshot"));
-    assert_eq!(tags(late), Some(expected_tags(&[("team", "late")])));
+    assert_eq!(flag(late, "enriched"), None);
+    assert_eq!(
+        tags(late),
+        None,
+        "tags copied from the snapshot are not stored again"
+    );
+    let timeline = HistoryReader::new(harness.dynamodb.clone(), harness.table.clone())
+        .timeline(task)
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline.records[0].tags.values,
+        expected_tags(&[("team", "late")]),
+        "the timeline carries them to the late version"
+    );
 
     let snapshot = harness.snapshot(task).await.unwrap();
     assert_eq!(
@@ -160,8 +177,7 @@ async fn a_task_ecs_no_longer_knows_is_recorded_from_its_event_alone() {
     let history = harness.history(&gone).await;
     assert_eq!(history.len(), 1);
     let record = &history[0].1;
-    assert_eq!(flag(record, "enriched"), Some(false));
-    assert_eq!(text(record, "tagsSource"), Some("none"));
+    assert_eq!(flag(record, "enriched"), None);
     assert!(
         !record.contains_key("tags"),
         "unknown tags are absent, not empty"
@@ -504,7 +520,9 @@ async fn the_template_grants_every_operation_the_function_makes() {
 fn the_template_declares_the_table_exactly_as_the_code_creates_it() {
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
         .expect("template.yaml");
-    let start = template.find("  HistoryTable:").expect("HistoryTable resource");
+    let start = template
+        .find("  HistoryTable:")
+        .expect("HistoryTable resource");
     let end = template[start + 1..]
         .find("\n  # ")
         .map_or(template.len(), |end| start + 1 + end);

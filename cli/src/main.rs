@@ -33,7 +33,11 @@ fn main() -> ExitCode {
             return ExitCode::from(ErrorKind::Aws.exit_code());
         }
     };
-    let result = runtime.block_on(run(cli, &mut std::io::stdout().lock(), &mut std::io::stderr()));
+    let result = runtime.block_on(run(
+        cli,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

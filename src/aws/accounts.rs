@@ -139,7 +139,8 @@ impl Accounts {
     pub async fn reach(&self, location: Option<&Location>) -> Reach {
         let home_account = self.home_account().await;
         let ours = |location: &Location| home_account.is_none_or(|home| home == location.account);
-        let Some(location) = location.filter(|l| !(ours(l) && l.region == self.home.location.region))
+        let Some(location) =
+            location.filter(|l| !(ours(l) && l.region == self.home.location.region))
         else {
             return Reach::Client(self.home.clone());
         };
@@ -160,7 +161,10 @@ impl Accounts {
                 Some(credentials) => Some(credentials),
                 None => {
                     drop(state);
-                    self.mark_unreachable(location, "no member role is configured (MEMBER_ROLE_NAME)");
+                    self.mark_unreachable(
+                        location,
+                        "no member role is configured (MEMBER_ROLE_NAME)",
+                    );
                     return Reach::Unreachable;
                 }
             }
@@ -244,7 +248,9 @@ impl Accounts {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -260,7 +266,10 @@ pub fn partition_of(region: &str) -> &'static str {
 }
 
 fn limiter(settings: &EcsSettings) -> RateLimiter {
-    RateLimiter::new(settings.describe_tasks_per_second, settings.describe_tasks_burst)
+    RateLimiter::new(
+        settings.describe_tasks_per_second,
+        settings.describe_tasks_burst,
+    )
 }
 
 fn ecs_client(
@@ -295,9 +304,9 @@ impl MemberRole {
     async fn credentials(&self) -> aws_credential_types::provider::Result {
         let mut cached = self.cached.lock().await;
         if let Some(credentials) = cached.as_ref() {
-            let fresh = credentials.expiry().is_none_or(|expiry| {
-                expiry > SystemTime::now() + RENEW_BEFORE_EXPIRY
-            });
+            let fresh = credentials
+                .expiry()
+                .is_none_or(|expiry| expiry > SystemTime::now() + RENEW_BEFORE_EXPIRY);
             if fresh {
                 return Ok(credentials.clone());
             }
@@ -334,7 +343,9 @@ impl MemberRole {
 }
 
 impl ProvideCredentials for MemberRole {
-    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
     where
         Self: 'a,
     {

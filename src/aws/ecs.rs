@@ -76,7 +76,11 @@ impl TaskDescriber for EcsTasks {
         };
         let waited = reach.limiter.acquire().await;
         if !waited.is_zero() {
-            debug!(cluster_arn, waited_ms = waited.as_millis() as u64, "DescribeTasks paced by the rate limit");
+            debug!(
+                cluster_arn,
+                waited_ms = waited.as_millis() as u64,
+                "DescribeTasks paced by the rate limit"
+            );
         }
         let result = reach
             .client
@@ -93,7 +97,8 @@ impl TaskDescriber for EcsTasks {
                 return self.describe_failed(&reach.location, cluster_arn, task_arns, err);
             }
         };
-        let description = describe_answer(cluster_arn, task_arns, output.tasks(), output.failures());
+        let description =
+            describe_answer(cluster_arn, task_arns, output.tasks(), output.failures());
         self.usage
             .describe_call(description.missing.len() + description.unavailable.len());
         Ok(description)
@@ -102,7 +107,9 @@ impl TaskDescriber for EcsTasks {
     async fn list_tasks(&self, cluster_arn: &str) -> Result<Vec<String>, ServiceError> {
         let location = self.location_of(cluster_arn);
         let Reach::Client(reach) = self.accounts.reach(location.as_ref()).await else {
-            return Err(self.accounts.unreachable_error(location.as_ref(), cluster_arn));
+            return Err(self
+                .accounts
+                .unreachable_error(location.as_ref(), cluster_arn));
         };
         let mut arns = Vec::new();
         for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
@@ -123,7 +130,10 @@ impl TaskDescriber for EcsTasks {
         Ok(arns)
     }
 
-    async fn list_clusters(&self, location: Option<&Location>) -> Result<Vec<String>, ServiceError> {
+    async fn list_clusters(
+        &self,
+        location: Option<&Location>,
+    ) -> Result<Vec<String>, ServiceError> {
         let target = location.map_or_else(|| "the account".to_owned(), Location::to_string);
         let Reach::Client(reach) = self.accounts.reach(location).await else {
             return Err(self.accounts.unreachable_error(location, &target));
@@ -152,7 +162,11 @@ impl EcsTasks {
         match err.class {
             ErrorClass::NotFound => {
                 self.usage.describe_call(task_arns.len());
-                warn!(cluster_arn, tasks = task_arns.len(), "cluster not found; recording its tasks from their events alone");
+                warn!(
+                    cluster_arn,
+                    tasks = task_arns.len(),
+                    "cluster not found; recording its tasks from their events alone"
+                );
                 Ok(Description {
                     missing: task_arns.to_vec(),
                     ..Description::default()
@@ -338,8 +352,14 @@ mod tests {
         assert_eq!(state.last_status, Some(TaskStatus::Stopped));
         assert_eq!(state.stop_code, Some(StopCode::EssentialContainerExited));
         assert_eq!(state.group.as_deref(), Some("service:web"));
-        assert_eq!(state.stopped_at.unwrap().timestamp_millis(), 1_763_608_447_250);
-        assert_eq!(state.created_at.unwrap().timestamp_millis(), 1_763_608_000_500);
+        assert_eq!(
+            state.stopped_at.unwrap().timestamp_millis(),
+            1_763_608_447_250
+        );
+        assert_eq!(
+            state.created_at.unwrap().timestamp_millis(),
+            1_763_608_000_500
+        );
         assert_eq!(state.containers[0].exit_code, Some(137));
         assert_eq!(task_tags(&stopped_task("abc"))["team"], "a");
     }
@@ -352,14 +372,24 @@ mod tests {
             .collect();
         let failures = [
             Failure::builder().arn(&asked[1]).reason("MISSING").build(),
-            Failure::builder().arn(&asked[2]).reason("ACCESS_DENIED").build(),
+            Failure::builder()
+                .arn(&asked[2])
+                .reason("ACCESS_DENIED")
+                .build(),
         ];
         let description = describe_answer("c", &asked, &[stopped_task("abc")], &failures);
-        assert_eq!(description.tasks.keys().collect::<Vec<_>>(), vec![&asked[0]]);
+        assert_eq!(
+            description.tasks.keys().collect::<Vec<_>>(),
+            vec![&asked[0]]
+        );
         assert_eq!(description.tasks[&asked[0]].tags["team"], "a");
         assert_eq!(description.missing, vec![asked[1].clone()]);
         assert_eq!(description.unavailable, vec![asked[2].clone()]);
         let silent = describe_answer("c", &asked[1..2], &[], &[]);
-        assert_eq!(silent.missing, vec![asked[1].clone()], "absent means missing");
+        assert_eq!(
+            silent.missing,
+            vec![asked[1].clone()],
+            "absent means missing"
+        );
     }
 }

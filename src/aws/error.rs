@@ -25,14 +25,22 @@ where
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             // Credential resolution fails before anything is sent: it has no code, only its text.
-            if DisplayErrorContext(err).to_string().to_lowercase().contains("credential") {
+            if DisplayErrorContext(err)
+                .to_string()
+                .to_lowercase()
+                .contains("credential")
+            {
                 ErrorClass::Credentials
             } else {
                 ErrorClass::Transient
             }
         }
         SdkError::ConstructionFailure(_) => {
-            if DisplayErrorContext(err).to_string().to_lowercase().contains("credential") {
+            if DisplayErrorContext(err)
+                .to_string()
+                .to_lowercase()
+                .contains("credential")
+            {
                 ErrorClass::Credentials
             } else {
                 ErrorClass::Other
@@ -125,7 +133,10 @@ mod tests {
     fn codes_map_to_what_the_caller_can_do() {
         let cases = [
             ("ThrottlingException", ErrorClass::Throttling),
-            ("ProvisionedThroughputExceededException", ErrorClass::Throttling),
+            (
+                "ProvisionedThroughputExceededException",
+                ErrorClass::Throttling,
+            ),
             ("RequestLimitExceeded", ErrorClass::Throttling),
             ("ResourceNotFoundException", ErrorClass::NotFound),
             ("ClusterNotFoundException", ErrorClass::NotFound),
@@ -140,7 +151,10 @@ mod tests {
         for (code, class) in cases {
             assert_eq!(class_of_code(Some(code), Some(400)), class, "{code}");
         }
-        assert_eq!(class_of_code(Some("SomethingNew"), Some(503)), ErrorClass::Transient);
+        assert_eq!(
+            class_of_code(Some("SomethingNew"), Some(503)),
+            ErrorClass::Transient
+        );
         assert_eq!(class_of_code(None, Some(429)), ErrorClass::Throttling);
         assert_eq!(class_of_code(None, None), ErrorClass::Other);
     }

@@ -113,7 +113,11 @@ mod tests {
         let limiter = RateLimiter::new(4.0, 1);
         let start = tokio::time::Instant::now();
         assert_eq!(limiter.acquire().await, Duration::ZERO);
-        assert_eq!(start.elapsed(), Duration::ZERO, "a full bucket does not sleep");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "a full bucket does not sleep"
+        );
         let waited = limiter.acquire().await;
         assert!(
             waited > Duration::from_millis(200) && waited <= Duration::from_millis(250),

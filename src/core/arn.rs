@@ -108,7 +108,14 @@ mod tests {
 
     #[test]
     fn names_ids_and_broken_texts_are_not_arns() {
-        for text in ["demo", "", "arn:aws:ecs", "arn::ecs:r:a:task/x", "arn:aws:ecs:r:a:", "urn:aws:ecs:r:a:x"] {
+        for text in [
+            "demo",
+            "",
+            "arn:aws:ecs",
+            "arn::ecs:r:a:task/x",
+            "arn:aws:ecs:r:a:",
+            "urn:aws:ecs:r:a:x",
+        ] {
             assert_eq!(Arn::parse(text), None, "{text}");
         }
     }
@@ -127,11 +134,16 @@ mod tests {
             cluster_arn_of_task("arn:aws:ecs:us-east-1:123456789012:task/demo/abc").as_deref(),
             Some("arn:aws:ecs:us-east-1:123456789012:cluster/demo")
         );
-        assert_eq!(cluster_arn_of_task("arn:aws:ecs:us-east-1:123456789012:task/abc"), None);
+        assert_eq!(
+            cluster_arn_of_task("arn:aws:ecs:us-east-1:123456789012:task/abc"),
+            None
+        );
         let arn = cluster_arn("aws", "eu-west-1", "222222222222", "prod");
         assert_eq!(arn, "arn:aws:ecs:eu-west-1:222222222222:cluster/prod");
         assert!(is_cluster_arn(&arn));
-        assert!(!is_cluster_arn("arn:aws:ecs:eu-west-1:222222222222:task/prod/x"));
+        assert!(!is_cluster_arn(
+            "arn:aws:ecs:eu-west-1:222222222222:task/prod/x"
+        ));
         assert!(!is_cluster_arn("prod"));
     }
 }

@@ -508,12 +508,18 @@ pub(crate) mod tests {
             "v1",
             include_str!("../../events/fargate-web-v1-provisioning.json"),
         ),
-        ("v2", include_str!("../../events/fargate-web-v2-pending.json")),
+        (
+            "v2",
+            include_str!("../../events/fargate-web-v2-pending.json"),
+        ),
         (
             "v3",
             include_str!("../../events/fargate-web-v3-activating.json"),
         ),
-        ("v4", include_str!("../../events/fargate-web-v4-running.json")),
+        (
+            "v4",
+            include_str!("../../events/fargate-web-v4-running.json"),
+        ),
         (
             "v4dup",
             include_str!("../../events/fargate-web-v4-running-duplicate.json"),
@@ -522,12 +528,18 @@ pub(crate) mod tests {
             "v5",
             include_str!("../../events/fargate-web-v5-deactivating.json"),
         ),
-        ("v6", include_str!("../../events/fargate-web-v6-stopping.json")),
+        (
+            "v6",
+            include_str!("../../events/fargate-web-v6-stopping.json"),
+        ),
         (
             "v7",
             include_str!("../../events/fargate-web-v7-deprovisioning.json"),
         ),
-        ("v8", include_str!("../../events/fargate-web-v8-stopped.json")),
+        (
+            "v8",
+            include_str!("../../events/fargate-web-v8-stopped.json"),
+        ),
         (
             "oom",
             include_str!("../../events/fargate-batch-stopped-oom.json"),
@@ -537,7 +549,10 @@ pub(crate) mod tests {
             include_str!("../../events/fargate-failed-to-start.json"),
         ),
         ("ec2", include_str!("../../events/ec2-worker-running.json")),
-        ("future", include_str!("../../events/unknown-enum-values.json")),
+        (
+            "future",
+            include_str!("../../events/unknown-enum-values.json"),
+        ),
     ];
 
     /// Parses a sample that must be a task event; shared by the other modules' tests.

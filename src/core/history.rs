@@ -621,7 +621,9 @@ mod tests {
 
     fn at(mut record: HistoryRecord, version: u64, time: &str) -> HistoryRecord {
         record.version = version;
-        record.event_time = DateTime::parse_from_rfc3339(time).unwrap().with_timezone(&Utc);
+        record.event_time = DateTime::parse_from_rfc3339(time)
+            .unwrap()
+            .with_timezone(&Utc);
         record
     }
 
@@ -659,7 +661,9 @@ mod tests {
             &event(include_str!("../../events/fargate-web-v4-running.json")),
             context(Tags::none()),
         );
-        let mut timeline: Vec<HistoryRecord> = (1..=4).map(|v| at(base.clone(), v, "2026-11-20T03:14:07Z")).collect();
+        let mut timeline: Vec<HistoryRecord> = (1..=4)
+            .map(|v| at(base.clone(), v, "2026-11-20T03:14:07Z"))
+            .collect();
         timeline[1].tags = described(&[("team", "a")]);
         timeline[3].tags = described(&[("team", "b")]);
         carry_tags(&mut timeline);
@@ -688,7 +692,14 @@ mod tests {
             context(described(&[("team", "data")])),
         );
         let json = serde_json::to_value(&record).unwrap();
-        for name in ["taskArn", "taskId", "clusterArn", "clusterName", "family", "revision"] {
+        for name in [
+            "taskArn",
+            "taskId",
+            "clusterArn",
+            "clusterName",
+            "family",
+            "revision",
+        ] {
             assert!(json.get(name).is_some(), "{name}");
         }
         assert_eq!(json["version"], 6);
@@ -698,6 +709,9 @@ mod tests {
         assert_eq!(json["containers"][0]["exitCode"], 137);
         assert!(json["eventTime"].as_str().unwrap().ends_with('Z'));
         assert!(json.get("indexed").is_none() && json.get("startedAt").is_some());
-        assert!(json.get("serviceName").is_none(), "absent values are absent");
+        assert!(
+            json.get("serviceName").is_none(),
+            "absent values are absent"
+        );
     }
 }

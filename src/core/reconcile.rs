@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::core::arn::{last_segment, Arn};
-use crate::core::event::{validate, ParseError, TaskEvent, TaskStateChange, ECS_SOURCE, TASK_STATE_CHANGE};
+use crate::core::event::{
+    validate, ParseError, TaskEvent, TaskStateChange, ECS_SOURCE, TASK_STATE_CHANGE,
+};
 use crate::core::history::HistoryRecord;
 
 /// Prefix of the event id of records written by reconciliation (backfill or the scheduled run)
@@ -14,7 +16,10 @@ pub const RECONCILED_EVENT_PREFIX: &str = "reconciled:";
 /// The state change for a described task: id `reconciled:<task id>:<version>`, account and region
 /// from the task ARN, and `time` at the task's latest timestamp (else `now`), so the record sorts
 /// where the change happened.
-pub fn reconciled_event(state: TaskStateChange, now: DateTime<Utc>) -> Result<TaskEvent, ParseError> {
+pub fn reconciled_event(
+    state: TaskStateChange,
+    now: DateTime<Utc>,
+) -> Result<TaskEvent, ParseError> {
     validate(&state)?;
     let latest = [
         state.created_at,

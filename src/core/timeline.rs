@@ -153,7 +153,9 @@ mod tests {
             names,
             ["provisioning", "pull", "starting", "running", "stopping"]
         );
-        assert!(spans.iter().all(|span| span.to.is_some_and(|to| to >= span.from)));
+        assert!(spans
+            .iter()
+            .all(|span| span.to.is_some_and(|to| to >= span.from)));
     }
 
     #[test]
@@ -184,7 +186,9 @@ mod tests {
 
     #[test]
     fn late_reconciled_and_truncated_records_are_noted() {
-        let mut late = record(include_str!("../../events/fargate-web-v1-provisioning.json"));
+        let mut late = record(include_str!(
+            "../../events/fargate-web-v1-provisioning.json"
+        ));
         late.late_arrival = true;
         late.truncated = true;
         late.event_id = Some("reconciled:abc:1".into());

@@ -280,7 +280,11 @@ async fn handle_event<D: TaskDescriber, S: TaskStore>(
             reason,
         }),
         Outcome::Failed { reason } => {
-            warn!(event_id = who.event_id, task_arn = who.task_arn, "failing the invocation so the event is retried");
+            warn!(
+                event_id = who.event_id,
+                task_arn = who.task_arn,
+                "failing the invocation so the event is retried"
+            );
             Err(InvocationError::NotRecorded {
                 version: who.version.parse().unwrap_or_default(),
                 event_id: who.event_id,

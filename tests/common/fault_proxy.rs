@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -122,6 +122,9 @@ pub const LOGGED_IN_FULL: [&str; 2] = ["PutItem", "DescribeTasks"];
 #[derive(Clone, Debug)]
 pub struct Logged {
     pub operation: String,
+    /// The access key id and region the request was signed with: whose credentials, which region.
+    pub access_key: String,
+    pub region: String,
     pub body: String,
     /// The fault injected, if any.
     pub fault: Option<String>,
@@ -153,6 +156,8 @@ struct State {
     log: Mutex<Vec<Logged>>,
     sequence: AtomicU64,
     held: Arc<Notify>,
+    /// Keep every body whole (see [`FaultProxy::log_bodies_in_full`]).
+    full_bodies: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -181,6 +186,7 @@ impl FaultProxy {
             log: Mutex::default(),
             sequence: AtomicU64::new(1),
             held: Arc::new(Notify::new()),
+            full_bodies: AtomicBool::new(false),
         });
         let server = state.clone();
         tokio::spawn(async move {
@@ -229,6 +235,17 @@ impl FaultProxy {
     pub fn held(&self) -> Arc<Notify> {
         self.state.held.clone()
     }
+
+    /// From now on the log keeps every body whole, not only [`LOGGED_IN_FULL`]'s: the benchmark
+    /// sizes every item written from it (and, with no rules, the proxy is a logging pass-through).
+    pub fn log_bodies_in_full(&self) {
+        self.state.full_bodies.store(true, Ordering::SeqCst);
+    }
+
+    /// Every request so far, in arrival order, emptying the log.
+    pub fn take_log(&self) -> Vec<Logged> {
+        std::mem::take(&mut *self.state.log.lock().unwrap())
+    }
 }
 
 impl State {
@@ -265,10 +282,18 @@ impl State {
             .get("x-amz-target")
             .and_then(|value| value.to_str().ok())
             .unwrap_or("unknown");
-        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
         let mut text = String::from_utf8_lossy(&body).into_owned();
+        // JSON protocols (DynamoDB, ECS) name the operation in a header; query protocols (STS,
+        // SNS, SQS's older form) in the form body's `Action`.
+        let query_action = query_action(&text);
+        let operation = match &query_action {
+            Some(action) if target == "unknown" => action.clone(),
+            _ => target.rsplit('.').next().unwrap_or(target).to_owned(),
+        };
+        let (access_key, region) = credential_scope(&parts.headers);
         let fault = self.pick_fault(&operation, &text);
-        if !LOGGED_IN_FULL.contains(&operation.as_str()) {
+        if !LOGGED_IN_FULL.contains(&operation.as_str()) && !self.full_bodies.load(Ordering::SeqCst)
+        {
             // Batches are big and the soak sends thousands: keep their beginning only.
             let mut end = text.len().min(512);
             while !text.is_char_boundary(end) {
@@ -278,6 +303,8 @@ impl State {
         }
         let mut entry = Logged {
             operation: operation.clone(),
+            access_key,
+            region,
             body: text,
             fault: fault.as_ref().map(Fault::label),
             upstream_status: None,
@@ -320,6 +347,11 @@ impl State {
         self.log.lock().unwrap().push(entry);
 
         let service_prefix = target.split('.').next().unwrap_or("");
+        if query_action.is_some() && target == "unknown" {
+            if let Some(Fault::ClientError(code)) = &fault {
+                return Ok(query_error(code));
+            }
+        }
         match fault {
             None => Ok(respond(upstream.expect("forwarded"))),
             Some(Fault::Throttling) => Ok(aws_error(
@@ -420,6 +452,47 @@ fn respond((status, headers, body): Answer) -> Response<Full<Bytes>> {
     response.body(Full::new(body)).expect("response")
 }
 
+/// The `Action` of a query-protocol form body (`Action=AssumeRole&Version=…`).
+fn query_action(body: &str) -> Option<String> {
+    body.split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map(str::to_owned)
+}
+
+/// `Credential=AKID/20260101/us-east-1/ecs/aws4_request` of a SigV4 `Authorization` header.
+fn credential_scope(headers: &HeaderMap) -> (String, String) {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let credential = authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("");
+    let mut parts = credential.split('/');
+    let access_key = parts.next().unwrap_or("").to_owned();
+    let region = parts.nth(1).unwrap_or("").to_owned();
+    (access_key, region)
+}
+
+/// A query-protocol service's error (STS): XML, HTTP 403 for a denial, 400 otherwise.
+fn query_error(code: &str) -> Response<Full<Bytes>> {
+    let status = if code.starts_with("AccessDenied") {
+        403
+    } else {
+        400
+    };
+    let body = format!(
+        "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected {code}</Message></Error><RequestId>injected-fault</RequestId></ErrorResponse>"
+    );
+    Response::builder()
+        .status(status)
+        .header("content-type", HeaderValue::from_static("text/xml"))
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
+}
+
 /// DynamoDB qualifies error types with its namespace; ECS does not.
 fn error_type(service_prefix: &str, code: &str) -> String {
     if service_prefix.starts_with("DynamoDB") {
@@ -500,7 +573,7 @@ pub fn assert_snapshots_never_went_back(log: &[Logged]) -> usize {
         if item["sk"]["S"] != "SNAPSHOT" {
             continue;
         }
-        let task = item["taskArn"]["S"].as_str().unwrap_or_default().to_owned();
+        let task = item["pk"]["S"].as_str().unwrap_or_default().to_owned();
         let version: u64 = item["version"]["N"]
             .as_str()
             .and_then(|n| n.parse().ok())

@@ -34,6 +34,38 @@ impl Function {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+
+    /// CPU time the process has used so far, user + system over all its threads (/proc), in
+    /// seconds: what a benchmark charges the function, whatever the emulators cost.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("stat")
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |n: usize| fields[n].parse::<f64>().expect("clock ticks");
+        // SAFETY: sysconf only reads a constant of the system.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / per_second
+    }
+
+    /// The process's peak resident set (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("the function is still running")
+    }
 }
 
 pub fn sum(lines: &[Value], metric: &str) -> f64 {
@@ -71,8 +103,18 @@ pub async fn start_function_at(table: &str, endpoint: &str) -> Function {
 
 /// The same, with more environment variables (e.g. `RECONCILE_CLUSTERS`).
 pub async fn start_function_with(table: &str, endpoint: &str, env: &[(&str, &str)]) -> Function {
+    start_binary_with(&bootstrap_path(), table, endpoint, env).await
+}
+
+/// The same with another build of the function (the benchmark runs the release build).
+pub async fn start_binary_with(
+    bootstrap: &std::path::Path,
+    table: &str,
+    endpoint: &str,
+    env: &[(&str, &str)],
+) -> Function {
     let api = RuntimeApi::start().await;
-    let child = tokio::process::Command::new(bootstrap_path())
+    let child = tokio::process::Command::new(bootstrap)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "ecs-task-history")

@@ -190,7 +190,10 @@ impl TaskDescriber for CountingDescriber {
         self.inner.list_tasks(cluster_arn).await
     }
 
-    async fn list_clusters(&self, location: Option<&Location>) -> Result<Vec<String>, ServiceError> {
+    async fn list_clusters(
+        &self,
+        location: Option<&Location>,
+    ) -> Result<Vec<String>, ServiceError> {
         self.inner.list_clusters(location).await
     }
 }
@@ -292,8 +295,11 @@ impl Harness {
         self.task_items(task_arn)
             .await
             .into_iter()
-            .filter(|item| text(item, "sk").is_some_and(|sk| sk.starts_with("V#")))
-            .map(|item| (number(&item, "version"), item))
+            .filter_map(|item| {
+                let version = text(&item, "sk")
+                    .and_then(ecs_task_history::aws::dynamodb::keys::version_of)?;
+                Some((version, item))
+            })
             .collect()
     }
 
@@ -373,8 +379,8 @@ pub const LIFECYCLE: [&str; 8] = [
 /// A sample from `events/`, as JSON.
 pub fn fixture(name: &str) -> Value {
     let path = root().join("events").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -489,6 +495,70 @@ pub async fn run_tasks(
         .iter()
         .filter_map(|task| task.task_arn().map(str::to_owned))
         .collect();
+    (cluster_arn, task_arns)
+}
+
+/// `count` real Fargate tasks in one new cluster, beyond RunTask's 10 a call (the benchmark runs
+/// thousands): (cluster ARN, task ARNs), each task carrying `tags`.
+pub async fn run_many_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    count: usize,
+    tags: &[(&str, &str)],
+) -> (String, Vec<String>) {
+    use aws_sdk_ecs::types::{
+        AssignPublicIp, AwsVpcConfiguration, LaunchType, NetworkConfiguration, Tag,
+    };
+    let (cluster_arn, mut task_arns) = run_tasks(ecs, count.min(10) as i32, tags).await;
+    // The rest from the task definition run_tasks registered, in the same network.
+    let first = ecs
+        .describe_tasks()
+        .cluster(&cluster_arn)
+        .tasks(&task_arns[0])
+        .send()
+        .await
+        .expect("describe the first task");
+    let definition = first.tasks()[0]
+        .task_definition_arn()
+        .expect("task definition")
+        .to_owned();
+    let subnet = moto::first_xml_value(&moto::ec2_query("DescribeSubnets"), "subnetId")
+        .expect("a default subnet");
+    let group = moto::first_xml_value(&moto::ec2_query("DescribeSecurityGroups"), "groupId")
+        .expect("a security group");
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets(subnet)
+                .security_groups(group)
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .expect("awsvpc configuration"),
+        )
+        .build();
+    while task_arns.len() < count {
+        let mut request = ecs
+            .run_task()
+            .cluster(&cluster_arn)
+            .task_definition(&definition)
+            .launch_type(LaunchType::Fargate)
+            .count((count - task_arns.len()).min(10) as i32)
+            .network_configuration(network.clone());
+        for (key, value) in tags {
+            request = request.tags(Tag::builder().key(*key).value(*value).build());
+        }
+        let output = request.send().await.expect("run tasks");
+        let before = task_arns.len();
+        task_arns.extend(
+            output
+                .tasks()
+                .iter()
+                .filter_map(|t| t.task_arn().map(str::to_owned)),
+        );
+        assert!(
+            task_arns.len() > before,
+            "RunTask started nothing: {output:?}"
+        );
+    }
     (cluster_arn, task_arns)
 }
 

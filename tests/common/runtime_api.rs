@@ -27,6 +27,8 @@ struct State {
     waiting: HashMap<String, oneshot::Sender<Reply>>,
     init_error: Option<String>,
     next_calls: usize,
+    /// When the function first asked for an invocation: the end of its init.
+    first_next: Option<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -90,6 +92,11 @@ impl RuntimeApi {
         self.state.lock().unwrap().next_calls
     }
 
+    /// When the function first called `GET /next` (its init ended), if it has.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        self.state.lock().unwrap().first_next
+    }
+
     async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
@@ -101,7 +108,11 @@ impl RuntimeApi {
             .unwrap_or_default();
         let json = || serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         match (method, path.as_str()) {
-            (Method::GET, "/2018-06-01/runtime/invocation/next") => self.next().await,
+            (Method::GET, "/2018-06-01/runtime/invocation/next") => {
+                let now = std::time::Instant::now();
+                self.state.lock().unwrap().first_next.get_or_insert(now);
+                self.next().await
+            }
             (Method::POST, "/2018-06-01/runtime/init/error") => {
                 self.state.lock().unwrap().init_error =
                     Some(String::from_utf8_lossy(&body).into_owned());

@@ -4,15 +4,18 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ecs_task_history::ports::TaskDescriber;
 use ecs_task_history::lambda::handle;
 use ecs_task_history::pipeline::Pipeline;
+use ecs_task_history::ports::TaskDescriber;
 use ecs_task_history::ports::TaskStore;
 use serde_json::Value;
 
 use super::{sqs_batch, task_event, text, Harness, Item, LIFECYCLE};
 
-/// Attributes that say *how* an event arrived, which legitimately differs between two deliveries.
+/// Attributes of a record that say *how* its event arrived, which legitimately differ between two
+/// deliveries (as do which versions store the tags DescribeTasks gave, and which version carries
+/// the task's index entry for its hour: the state compares records with their tags carried, and
+/// checks the index separately).
 pub const DELIVERY_ATTRIBUTES: [&str; 4] = ["lateArrival", "enriched", "tagsSource", "eventId"];
 
 /// xorshift64*: a deterministic, seeded generator without a dependency.
@@ -125,32 +128,63 @@ pub async fn deliver<D: TaskDescriber, S: TaskStore>(
     delivery
 }
 
-/// Every item of the harness's table, keyed by (pk, sk), without the delivery attributes.
-pub async fn table_state(harness: &Harness) -> BTreeMap<(String, String), Item> {
+/// What the harness's table holds, keyed by (pk, sk) (see [`state_of`]).
+pub async fn table_state(harness: &Harness) -> BTreeMap<(String, String), Value> {
     state_of(harness.scan().await)
 }
 
-/// These items keyed by (pk, sk), without the delivery attributes.
-pub fn state_of(items: Vec<Item>) -> BTreeMap<(String, String), Item> {
-    items
-        .into_iter()
-        .map(|mut item| {
+/// What these items hold, keyed by (pk, sk): each history record as its timeline reads it (tags
+/// carried), without the delivery attributes; each snapshot without its index hour. Checks on the
+/// way that every hour a task changed in has one of its records carrying the index entry, or a
+/// window query would miss the task.
+pub fn state_of(items: Vec<Item>) -> BTreeMap<(String, String), Value> {
+    use ecs_task_history::aws::dynamodb::items::{history_from_item, snapshot_from_item};
+    use ecs_task_history::core::history::{carry_tags, index_hour};
+    let mut timelines: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    let mut state = BTreeMap::new();
+    for item in items {
+        let key = (
+            text(&item, "pk").expect("pk").to_owned(),
+            text(&item, "sk").expect("sk").to_owned(),
+        );
+        if key.1 == "SNAPSHOT" {
+            let mut snapshot = snapshot_from_item(&item).expect("readable snapshot");
+            snapshot.indexed_hour = None;
+            state.insert(key, Value::String(format!("{snapshot:?}")));
+        } else {
+            let record = history_from_item(&item).expect("readable record");
+            timelines.entry(key.0).or_default().push(record);
+        }
+    }
+    for (pk, mut records) in timelines {
+        records.sort_by_key(|record| record.version);
+        let hours: std::collections::BTreeSet<i64> =
+            records.iter().map(|r| index_hour(r.event_time)).collect();
+        let indexed: std::collections::BTreeSet<i64> = records
+            .iter()
+            .filter(|r| r.indexed)
+            .map(|r| index_hour(r.event_time))
+            .collect();
+        assert_eq!(
+            indexed, hours,
+            "{pk}: hours with an index entry vs hours it changed in"
+        );
+        carry_tags(&mut records);
+        for record in records {
+            let mut json = serde_json::to_value(&record).expect("record as JSON");
             for name in DELIVERY_ATTRIBUTES {
-                item.remove(name);
+                json.as_object_mut().map(|fields| fields.remove(name));
             }
-            let key = (
-                text(&item, "pk").expect("pk").to_owned(),
-                text(&item, "sk").expect("sk").to_owned(),
-            );
-            (key, item)
-        })
-        .collect()
+            state.insert((pk.clone(), format!("V#{:010}", record.version)), json);
+        }
+    }
+    state
 }
 
 /// Asserts two table states are the same item for item; names the first difference.
 pub fn assert_same_state(
-    expected: &BTreeMap<(String, String), Item>,
-    actual: &BTreeMap<(String, String), Item>,
+    expected: &BTreeMap<(String, String), Value>,
+    actual: &BTreeMap<(String, String), Value>,
 ) {
     let missing: Vec<_> = expected
         .keys()

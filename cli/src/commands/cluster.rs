@@ -92,7 +92,12 @@ pub async fn run(
 /// The row of a task: its newest change in the window the filter selects, diagnosed with the
 /// versions up to it; `None` when the filter selects none of its changes (or, with `--failed`,
 /// its stop was not a failure).
-fn row(timeline: &Timeline, from: DateTime<Utc>, to: DateTime<Utc>, filter: &Filter) -> Option<Row> {
+fn row(
+    timeline: &Timeline,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    filter: &Filter,
+) -> Option<Row> {
     let selected: Vec<&HistoryRecord> = timeline
         .in_window(from, to)
         .into_iter()
@@ -186,12 +191,14 @@ fn summary(rows: &[Row]) -> Vec<Group> {
     let mut groups: BTreeMap<&'static str, Group> = BTreeMap::new();
     for row in rows {
         let record = &row.record;
-        let group = groups.entry(row.diagnosis.kind.slug()).or_insert_with(|| Group {
-            kind: row.diagnosis.kind,
-            count: 0,
-            exit_codes: BTreeSet::new(),
-            example: String::new(),
-        });
+        let group = groups
+            .entry(row.diagnosis.kind.slug())
+            .or_insert_with(|| Group {
+                kind: row.diagnosis.kind,
+                count: 0,
+                exit_codes: BTreeSet::new(),
+                example: String::new(),
+            });
         group.count += 1;
         let (exit, reason) = match failing_exit(record) {
             Some((exit, reason)) => (Some(exit), reason.or(record.stopped_reason.as_deref())),
@@ -203,12 +210,20 @@ fn summary(rows: &[Row]) -> Vec<Group> {
         }
     }
     let mut summary: Vec<Group> = groups.into_values().collect();
-    summary.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.kind.slug().cmp(b.kind.slug())));
+    summary.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.kind.slug().cmp(b.kind.slug()))
+    });
     summary
 }
 
 fn exit_list(codes: &BTreeSet<i64>) -> String {
-    codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    codes
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn show(
@@ -285,7 +300,10 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
     );
     text.push_str(&rows_table(style, rows));
     if window.failed {
-        text.push_str(&format!("\n{}\n", style.paint("By diagnosis", Colour::Bold)));
+        text.push_str(&format!(
+            "\n{}\n",
+            style.paint("By diagnosis", Colour::Bold)
+        ));
         let mut table =
             Table::new(&["COUNT", "DIAGNOSIS", "EXIT", "EXAMPLE REASON"]).align_right(&[0]);
         for group in summary(rows) {
@@ -342,7 +360,10 @@ fn rows_table(style: Style, rows: &[Row]) -> String {
                 .map(|s| format!("service:{s}"))
                 .or_else(|| record.group.clone())
                 .unwrap_or_default(),
-            style.paint(status, status_colour(status, row.diagnosis.kind.is_failure())),
+            style.paint(
+                status,
+                status_colour(status, row.diagnosis.kind.is_failure()),
+            ),
             record.version.to_string(),
             record
                 .stop_code

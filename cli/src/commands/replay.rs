@@ -411,7 +411,11 @@ impl Summary {
                     writeln!(out)?;
                     let mut table = Table::new(&["SOURCE", "OUTCOME", "REASON"]);
                     for (source, outcome, reason) in &self.problems {
-                        table.row(vec![source.clone(), (*outcome).to_owned(), clip(reason, 100)]);
+                        table.row(vec![
+                            source.clone(),
+                            (*outcome).to_owned(),
+                            clip(reason, 100),
+                        ]);
                     }
                     out.write_all(table.render().as_bytes())?;
                 }
@@ -441,7 +445,11 @@ mod tests {
             vec![event.to_owned(), "not json".to_owned()]
         );
         assert_eq!(unwrap(&format!("[{event},{event}]")).len(), 2);
-        assert_eq!(unwrap("{broken"), vec!["{broken".to_owned()], "left to the parser");
+        assert_eq!(
+            unwrap("{broken"),
+            vec!["{broken".to_owned()],
+            "left to the parser"
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub async fn batch_get(
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|err| service_error("DynamoDB BatchGetItem", format!("table {table}"), &err))?;
+            .map_err(|err| {
+                service_error("DynamoDB BatchGetItem", format!("table {table}"), &err)
+            })?;
         on_capacity(output.consumed_capacity());
         if let Some(mut responses) = output.responses {
             found.extend(responses.remove(table).unwrap_or_default());

@@ -257,7 +257,10 @@ impl HistoryItem {
     fn new(record: &HistoryRecord) -> Self {
         let (gsi1pk, gsi1sk) = if record.indexed {
             (
-                Some(cluster_index_pk(&record.cluster_arn, shard(&record.task_id))),
+                Some(cluster_index_pk(
+                    &record.cluster_arn,
+                    shard(&record.task_id),
+                )),
                 Some(index_sk(record.event_time)),
             )
         } else {
@@ -332,7 +335,9 @@ impl HistoryItem {
         };
         let task_arn = match self.task_arn.take() {
             Some(arn) => arn,
-            None => task_arn_of(&self.pk).ok_or_else(|| fail("no task ARN"))?.to_owned(),
+            None => task_arn_of(&self.pk)
+                .ok_or_else(|| fail("no task ARN"))?
+                .to_owned(),
         };
         let version = match self.version {
             Some(version) => version,
@@ -354,7 +359,11 @@ impl HistoryItem {
         Ok(HistoryRecord {
             task_id: last_segment(&task_arn).to_owned(),
             cluster_name: last_segment(&cluster_arn).to_owned(),
-            service_name: self.group.as_deref().and_then(service_name).map(str::to_owned),
+            service_name: self
+                .group
+                .as_deref()
+                .and_then(service_name)
+                .map(str::to_owned),
             task_arn,
             cluster_arn,
             version,
@@ -626,20 +635,39 @@ mod tests {
         );
         assert_eq!(text(&item, "sk"), Some("V#0000000002"));
         for derived in [
-            "taskArn", "taskId", "version", "clusterArn", "clusterName", "serviceName", "family",
-            "revision", "itemType", "tagsSource",
+            "taskArn",
+            "taskId",
+            "version",
+            "clusterArn",
+            "clusterName",
+            "serviceName",
+            "family",
+            "revision",
+            "itemType",
+            "tagsSource",
         ] {
-            assert!(!item.contains_key(derived), "{derived} is derived, not stored");
+            assert!(
+                !item.contains_key(derived),
+                "{derived} is derived, not stored"
+            );
         }
         assert!(!item.contains_key("gsi1pk"), "not indexed");
-        assert!(!item.contains_key("startedAt"), "a pending task has not started");
-        assert!(!item.contains_key("tags"), "tags copied from the snapshot are not stored");
+        assert!(
+            !item.contains_key("startedAt"),
+            "a pending task has not started"
+        );
+        assert!(
+            !item.contains_key("tags"),
+            "tags copied from the snapshot are not stored"
+        );
         for flag in ["enriched", "lateArrival", "truncated"] {
             assert!(!item.contains_key(flag), "{flag} is stored only when true");
         }
         assert_eq!(
             item.get("eventTime"),
-            Some(&AttributeValue::N(record.event_time.timestamp_millis().to_string()))
+            Some(&AttributeValue::N(
+                record.event_time.timestamp_millis().to_string()
+            ))
         );
         for (name, value) in &item {
             assert!(!matches!(value, AttributeValue::Null(_)), "{name} is NULL");
@@ -660,10 +688,17 @@ mod tests {
         assert!(text(&item, "gsi1pk")
             .unwrap()
             .starts_with("CLUSTER#arn:aws:ecs:us-east-1:123456789012:cluster/demo#"));
-        assert_eq!(text(&item, "gsi1sk"), Some(index_sk(record.event_time).as_str()));
+        assert_eq!(
+            text(&item, "gsi1sk"),
+            Some(index_sk(record.event_time).as_str())
+        );
         assert_eq!(text(&item, "stopCode"), Some("EssentialContainerExited"));
         assert_eq!(item.get("enriched"), Some(&AttributeValue::Bool(true)));
-        assert_eq!(item["tags"].as_m().unwrap().len(), 1, "described tags are stored");
+        assert_eq!(
+            item["tags"].as_m().unwrap().len(),
+            1,
+            "described tags are stored"
+        );
         let Some(AttributeValue::L(containers)) = item.get("containers") else {
             panic!("containers missing")
         };
@@ -714,7 +749,10 @@ mod tests {
         let mut old = Item::new();
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let n = |v: &str| AttributeValue::N(v.to_owned());
-        let iso = |t: Option<DateTime<Utc>>| s(&t.unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let iso = |t: Option<DateTime<Utc>>| {
+            s(&t.unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        };
         old.extend([
             ("pk".to_owned(), s(&format!("TASK#{arn}"))),
             ("sk".to_owned(), s("V#0000000008")),
@@ -727,7 +765,10 @@ mod tests {
             ("lastStatus".to_owned(), s("STOPPED")),
             ("group".to_owned(), s("service:web")),
             ("serviceName".to_owned(), s("web")),
-            ("taskDefinitionArn".to_owned(), s(stopped.task_definition_arn.as_deref().unwrap())),
+            (
+                "taskDefinitionArn".to_owned(),
+                s(stopped.task_definition_arn.as_deref().unwrap()),
+            ),
             ("family".to_owned(), s("web")),
             ("revision".to_owned(), n("7")),
             ("stopCode".to_owned(), s("ServiceSchedulerInitiated")),
@@ -743,13 +784,19 @@ mod tests {
                 AttributeValue::M([("team".to_owned(), s("payments"))].into()),
             ),
             ("gsi1pk".to_owned(), s(&format!("CLUSTER#{cluster}#1"))),
-            ("gsi1sk".to_owned(), s("2026-11-20T03:53:09.250Z#id#0000000008")),
+            (
+                "gsi1sk".to_owned(),
+                s("2026-11-20T03:53:09.250Z#id#0000000008"),
+            ),
             ("gsi2pk".to_owned(), s(&format!("SERVICE#{cluster}#web#1"))),
         ]);
         let read = history_from_item(&old).unwrap();
         assert_eq!(read.task_arn, *arn);
         assert_eq!(read.version, 8);
-        assert_eq!((read.family.as_deref(), read.revision), (Some("web"), Some(7)));
+        assert_eq!(
+            (read.family.as_deref(), read.revision),
+            (Some("web"), Some(7))
+        );
         assert_eq!(read.service_name.as_deref(), Some("web"));
         assert_eq!(read.cluster_name, "demo");
         assert_eq!(read.stopped_at, stopped.stopped_at);
@@ -780,12 +827,18 @@ mod tests {
         assert!(snapshot_from_item(&item).is_err(), "negative version");
         item.insert("version".into(), AttributeValue::N("3".into()));
         assert_eq!(snapshot_from_item(&item).unwrap().version, 3);
-        assert!(snapshot_from_item(&key("CLUSTERS", "SNAPSHOT")).is_err(), "no task ARN");
+        assert!(
+            snapshot_from_item(&key("CLUSTERS", "SNAPSHOT")).is_err(),
+            "no task ARN"
+        );
         let history = key("TASK#t", "V#0000000001");
         assert!(history_from_item(&history).is_err(), "no eventTime");
         let mut history = key("TASK#t", "V#x");
         history.insert("eventTime".into(), AttributeValue::N("1".into()));
-        assert!(history_from_item(&history).is_err(), "no version in the key");
+        assert!(
+            history_from_item(&history).is_err(),
+            "no version in the key"
+        );
     }
 
     fn huge_record() -> HistoryRecord {

@@ -130,7 +130,11 @@ impl DynamoStore {
                 };
                 Ok(Put::Refused(old.unwrap_or_default()))
             }
-            Err(err) => Err(service_error(operation, format!("table {}", self.table), &err)),
+            Err(err) => Err(service_error(
+                operation,
+                format!("table {}", self.table),
+                &err,
+            )),
         }
     }
 
@@ -145,7 +149,9 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|err| service_error("DynamoDB PutItem", format!("table {}", self.table), &err))?;
+            .map_err(|err| {
+                service_error("DynamoDB PutItem", format!("table {}", self.table), &err)
+            })?;
         self.count_capacity(output.consumed_capacity(), true);
         Ok(())
     }
@@ -191,8 +197,11 @@ impl DynamoStore {
             let output = match output {
                 Ok(output) => output,
                 Err(err) => {
-                    let failure =
-                        service_error("DynamoDB BatchWriteItem", format!("table {}", self.table), &err);
+                    let failure = service_error(
+                        "DynamoDB BatchWriteItem",
+                        format!("table {}", self.table),
+                        &err,
+                    );
                     // DynamoDB refuses the whole request for one invalid item: write them one by
                     // one, so that only that item's event is rejected.
                     if failure.class == ErrorClass::Validation && pending.len() > 1 {
@@ -265,7 +274,10 @@ impl TaskStore for DynamoStore {
         chunks.into_iter().flatten().collect()
     }
 
-    async fn put_history_if_absent(&self, record: &HistoryRecord) -> Result<Inserted, ServiceError> {
+    async fn put_history_if_absent(
+        &self,
+        record: &HistoryRecord,
+    ) -> Result<Inserted, ServiceError> {
         let put = self
             .put_if(
                 "DynamoDB PutItem",
