@@ -77,3 +77,5 @@ pub const GB: f64 = 1_073_741_824.0;
 /// whole retention: each event's items are paid for during all of it; 30-day months).
 pub const RETENTION_DAYS: f64 = 90.0;
 pub const RETENTION_MONTHS: f64 = RETENTION_DAYS / 30.0;
+/// The function's own log group keeps its lines for the template's `LogRetentionDays` (30).
+pub const FUNCTION_LOG_MONTHS: f64 = 30.0 / 30.0;

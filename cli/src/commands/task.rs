@@ -228,9 +228,8 @@ fn stop(style: Style, newest: &HistoryRecord, diagnosis: &Diagnosis) -> String {
     };
     let why = style.paint("Why", Colour::Bold);
     text.push_str(&format!(
-        "{why}     {}: {}\n",
-        style.paint(diagnosis.kind.title(), colour),
-        diagnosis.explanation
+        "{why}     {}\n",
+        style.paint(&diagnosis.explanation, colour)
     ));
     for step in &diagnosis.next_steps {
         text.push_str(&format!("        → {step}\n"));
