@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/tools/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help venv demo test test-unit test-integration soak fuzz lint fmt build build-x86 bench deploy clean
+.PHONY: help venv demo test test-unit test-integration chromium soak fuzz lint fmt build build-x86 bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -66,8 +66,21 @@ test: lint test-unit test-integration ## The whole test suite: lint, unit, emula
 test-unit: ## Unit tests: the core, adapters on in-memory fakes, the CLI's formatting (no emulator)
 	cargo test --workspace --lib --bins
 
-test-integration: $(MOTO) $(DYNOXIDE) ## Emulator and end-to-end tests: dynoxide (DynamoDB) and moto (ECS, SQS, STS, SNS), started by the tests on 127.0.0.1
+test-integration: $(MOTO) $(DYNOXIDE) chromium ## Emulator and end-to-end tests: dynoxide (DynamoDB) and moto (ECS, SQS, STS, SNS), started by the tests on 127.0.0.1
 	cargo test --workspace --test '*'
+
+# The HTML report's browser test (cli/tests/report.rs) drives headless Chromium; it fails, not skips,
+# without one. CHROMIUM (also read by the test) names another browser binary. Debian's package, with
+# apt-get as root, else through sudo (a developer machine); nothing is installed when it is there.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## Install Debian's chromium (the report's browser test) unless $$CHROMIUM is there
+	@if [ -x "$(CHROMIUM)" ] || command -v "$(CHROMIUM)" >/dev/null 2>&1; then \
+		echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
 
 soak: $(MOTO) $(DYNOXIDE) ## The fault suite at full size: 5,720 events per fault kind (SOAK=1; ~7 min on 2 cores)
 	SOAK=1 cargo test --test faults -- --nocapture --test-threads 2
@@ -94,11 +107,15 @@ build-x86: $(TOOLS) ## Release build for x86-64 Lambda, into target/lambda-x86_6
 	cargo lambda build --release --x86-64 --bin bootstrap --lambda-dir target/lambda-x86_64
 	@ls -l target/lambda-x86_64/bootstrap/bootstrap
 
-bench: $(MOTO) ## Benchmark (not a test): requests/event, write units, CPU, RSS, cold start → target/bench/report.json
-	cargo build --release --bin bootstrap
+# The release build comes after `cargo bench --bench core`: every `cargo bench` re-links the
+# bootstrap it builds for benches (with dev-dependency features) over target/release/bootstrap, and
+# the function benchmark measures target/release/bootstrap. Its own harness builds with the
+# bench-harness profile (no fat LTO, output in target/bench-harness/), so it leaves that file alone.
+bench: $(MOTO) $(DYNOXIDE) ## Benchmark (not a test): requests, units, CPU, RSS, cold start, $ per million events → target/bench/report.json
 	rm -rf target/criterion/core
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3
-	$(VENV)/moto/bin/python scripts/bench.py $(BENCH_ARGS)
+	cargo build --release --bin bootstrap
+	cargo bench --profile bench-harness --bench function -- $(BENCH_ARGS)
 
 deploy: $(TOOLS) $(SAM_VENV) ## sam build + sam deploy --guided (needs AWS credentials)
 	$(VENV)/sam/bin/sam build --beta-features

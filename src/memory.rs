@@ -84,12 +84,18 @@ impl TaskDescriber for MemoryEcs {
 pub struct MemoryStore {
     snapshots: Mutex<HashMap<String, Snapshot>>,
     history: Mutex<BTreeMap<(String, u64), Item>>,
+    clusters: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl MemoryStore {
     /// The stored snapshot of a task.
     pub fn snapshot(&self, task_arn: &str) -> Option<Snapshot> {
         lock(&self.snapshots).get(task_arn).cloned()
+    }
+
+    /// The clusters noted so far.
+    pub fn clusters(&self) -> Vec<String> {
+        lock(&self.clusters).iter().cloned().collect()
     }
 
     /// The stored history items of a task, oldest version first.
@@ -160,5 +166,9 @@ impl TaskStore for MemoryStore {
                 Ok(SnapshotWrite::Written)
             }
         }
+    }
+
+    async fn note_clusters(&self, cluster_arns: &[&str]) {
+        lock(&self.clusters).extend(cluster_arns.iter().map(|arn| (*arn).to_owned()));
     }
 }

@@ -140,6 +140,10 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             owners.push(position);
         }
         let recorded = self.record(&events, known_tags, Utc::now()).await;
+        let mut clusters: Vec<&str> = events.iter().map(|e| e.detail.cluster_arn.as_str()).collect();
+        clusters.sort_unstable();
+        clusters.dedup();
+        self.store.note_clusters(&clusters).await;
         for ((event, outcome), position) in events.iter().zip(recorded).zip(owners) {
             log_outcome(event, &outcome);
             outcomes[position] = Some(outcome);

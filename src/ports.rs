@@ -141,6 +141,11 @@ pub trait TaskStore: Send + Sync {
         &self,
         snapshot: &Snapshot,
     ) -> impl Future<Output = Result<SnapshotWrite, ServiceError>> + Send;
+
+    /// Notes that these clusters have history, so readers can list what the table holds (every
+    /// account and region of an organization) without a scan. Best effort: a failure is logged,
+    /// never an event's failure, and the next batch notes the cluster again.
+    fn note_clusters(&self, cluster_arns: &[&str]) -> impl Future<Output = ()> + Send;
 }
 
 #[cfg(test)]

@@ -484,33 +484,88 @@ async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
 
 #[tokio::test]
 async fn the_template_grants_every_operation_the_function_makes() {
+    use common::accounts::{Place, HOME, READER_ROLE};
+    use ecs_task_history::aws::accounts::EcsSettings;
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 2, &[("team", "iam")]).await;
-    // Fresh (BatchWriteItem, snapshot PutItem, DescribeTasks), then stale (gap-fill PutItem).
-    let fresh: Vec<String> = tasks
+    let member = Place::member("222222222222", "eu-west-1").await;
+    let (member_cluster, member_tasks) = member.run_tasks(1, &[("team", "member")]).await;
+    // The function as an organization's deploys it: its own account known, members' reader role.
+    let aws = Aws::new(harness.config.clone());
+    let ecs = aws.ecs(&EcsSettings {
+        home_account: Some(HOME.to_owned()),
+        member_role: Some(READER_ROLE.to_owned()),
+        ..common::ecs_settings()
+    });
+    let pipeline = Pipeline::new(ecs, aws.store(&harness.table), Settings::default());
+    // Fresh (BatchWriteItem, snapshot PutItem, DescribeTasks, the member's AssumeRole, the cluster
+    // catalog's PutItem), then stale (gap-fill PutItem), then a scheduled reconciliation
+    // (ListClusters, ListTasks).
+    let mut fresh: Vec<String> = tasks
         .iter()
         .map(|task| task_event(FARGATE_RUNNING, task, &cluster, 4).to_string())
         .collect();
-    invoke(&harness, &sqs_batch(&fresh)).await.expect("fresh");
-    let stale = task_event(FARGATE_PENDING, &tasks[0], &cluster, 2);
-    assert_eq!(outcome(&invoke(&harness, &stale).await), "gap_filled");
+    fresh.push(task_event(FARGATE_RUNNING, &member_tasks[0], &member_cluster, 4).to_string());
+    let payload = serde_json::value::RawValue::from_string(sqs_batch(&fresh).to_string()).unwrap();
+    handle(&pipeline, &payload).await.expect("fresh");
+    let stale = task_event(FARGATE_PENDING, &tasks[0], &cluster, 2).to_string();
+    let payload = serde_json::value::RawValue::from_string(stale).unwrap();
+    handle(&pipeline, &payload).await.expect("stale");
+    ecs_task_history::reconcile::run_scheduled(&pipeline, &["*".to_owned()]).await;
 
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
-        .expect("template.yaml");
-    let operations = harness.requests.snapshot();
-    assert!(operations.len() >= 4, "{operations:?}");
+    let granted = granted_actions();
+    let operations = aws.usage.requests();
     for operation in operations.keys() {
-        let service = if operation == "DescribeTasks" {
-            "ecs"
-        } else {
-            "dynamodb"
+        let service = match operation.as_str() {
+            "DescribeTasks" | "ListTasks" | "ListClusters" => "ecs",
+            "AssumeRole" | "GetCallerIdentity" => "sts",
+            "Publish" => "sns",
+            _ => "dynamodb",
         };
         let action = format!("{service}:{operation}");
-        assert!(
-            template.contains(&action),
-            "template.yaml does not allow {action}"
-        );
+        assert!(granted.contains(&action), "template.yaml does not allow {action}: {granted:?}");
     }
+    for expected in ["sts:AssumeRole", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:ListClusters"] {
+        assert!(operations.contains_key(expected.split(':').nth(1).unwrap()), "{operations:?}");
+    }
+    // Nothing beyond what the code makes: the alert statements (sns:Publish, dynamodb:UpdateItem)
+    // are checked by the alert tests.
+    let expected: std::collections::BTreeSet<String> = [
+        "ecs:DescribeTasks",
+        "ecs:ListTasks",
+        "ecs:ListClusters",
+        "sts:AssumeRole",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(granted, expected, "the function's policy grants exactly what the code calls");
+}
+
+/// Every action the function's policy in template.yaml grants (any condition).
+fn granted_actions() -> std::collections::BTreeSet<String> {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let start = template.find("  TaskHistoryFunction:").expect("the function");
+    let policies = start + template[start..].find("      Policies:").expect("its policies");
+    let end = policies + template[policies..].find("      Events:").expect("its events");
+    template[policies..end]
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with('#'))
+        .flat_map(|line| line.split([' ', '[', ']', ',']))
+        .filter(|word| {
+            ["ecs:", "sts:", "dynamodb:", "sns:", "sqs:", "logs:"]
+                .iter()
+                .any(|service| word.starts_with(service))
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The table's schema is written twice: template.yaml (deployments) and `schema.rs` (the tests, the

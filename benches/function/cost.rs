@@ -131,7 +131,7 @@ pub fn json(m: &Measured) -> Value {
 /// Every price used, for the report.
 fn prices() -> Value {
     let class = |c: TableClass| {
-        json!({"write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "storage_gb_month": c.storage_gb_month})
+        json!({"table_class": c.name, "write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "storage_gb_month": c.storage_gb_month})
     };
     json!({
         "as_of": AS_OF,

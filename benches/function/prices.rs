@@ -78,4 +78,5 @@ pub const GB: f64 = 1_073_741_824.0;
 pub const RETENTION_DAYS: f64 = 90.0;
 pub const RETENTION_MONTHS: f64 = RETENTION_DAYS / 30.0;
 /// The function's own log group keeps its lines for the template's `LogRetentionDays` (30).
-pub const FUNCTION_LOG_MONTHS: f64 = 30.0 / 30.0;
+pub const FUNCTION_LOG_RETENTION_DAYS: f64 = 30.0;
+pub const FUNCTION_LOG_MONTHS: f64 = FUNCTION_LOG_RETENTION_DAYS / 30.0;

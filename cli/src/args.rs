@@ -73,6 +73,9 @@ pub enum Command {
     /// Record the current state of a cluster's tasks (ListTasks RUNNING and STOPPED + DescribeTasks)
     /// through the version-checked pipeline; harmless to repeat or to run beside the function.
     Backfill(BackfillArgs),
+    /// The clusters the table holds history of, with their accounts and regions (one query of the
+    /// table's cluster catalog, never a scan).
+    Clusters,
     /// Create the history table (the schema template.yaml declares), for local emulators and tests.
     CreateTable,
 }

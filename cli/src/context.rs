@@ -69,6 +69,11 @@ impl Context {
         .map_err(config_error)
     }
 
+    /// The caller's own account, to say whose a task of another account is (`None`: unknown).
+    pub async fn home_account(&self) -> Option<String> {
+        self.aws.caller_account().await
+    }
+
     pub fn reader(&self) -> Result<HistoryReader, CliError> {
         Ok(HistoryReader::new(self.aws.dynamodb.clone(), self.table()?))
     }

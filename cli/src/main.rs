@@ -63,6 +63,7 @@ async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), C
         Command::Cluster(args) => commands::cluster::run(&context, &args, out).await,
         Command::Replay(args) => commands::replay::run(&context, &args, out, err).await,
         Command::Backfill(args) => commands::backfill::run(&context, &args, out, err).await,
+        Command::Clusters => commands::clusters::run(&context, out).await,
         Command::CreateTable => commands::create_table(&context, out).await,
     }
 }

@@ -942,3 +942,55 @@ async fn colours_appear_on_a_terminal_unless_no_color_is_set() {
 fn fixture_events(names: &[&str]) -> Vec<Value> {
     names.iter().map(|name| fixture(name)).collect()
 }
+
+/// An organization's central table: a member account's cluster is backfilled through its reader
+/// role, read by ARN or by name with --account/--cluster-region (no call into the member needed),
+/// says whose it is, and is listed by `clusters`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_cluster_is_backfilled_listed_and_read_by_arn_or_by_name() {
+    use common::accounts::{Place, HOME, READER_ROLE};
+    const MEMBER: &str = "222222222222";
+    let harness = Harness::new().await;
+    let member = Place::member(MEMBER, "eu-west-1").await;
+    let (cluster_arn, tasks) = member.run_tasks(2, &[("team", "member")]).await;
+    let name = cluster_arn.rsplit('/').next().unwrap();
+    let org = [("MEMBER_ROLE_NAME", READER_ROLE), ("ACCOUNT_ID", HOME)];
+
+    let run = cli_env(
+        &harness.table,
+        &["backfill", "--cluster", &cluster_arn, "-o", "json"],
+        None,
+        &org,
+    )
+    .await;
+    let report: Value = serde_json::from_str(ok(&run)).unwrap();
+    assert_eq!(report["clusters"][0]["outcomes"]["fresh"], 2, "{report}");
+
+    let by_name = [
+        "cluster", name, "--account", MEMBER, "--cluster-region", "eu-west-1", "--since", "1d",
+        "-o", "json",
+    ];
+    let document: Value = serde_json::from_str(ok(&cli(&harness.table, &by_name, None).await)).unwrap();
+    assert_eq!(document["clusterArn"], cluster_arn.as_str());
+    let listed = document["tasks"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{document}");
+    for task in listed {
+        assert_eq!(task["account"], MEMBER);
+        assert_eq!(task["region"], "eu-west-1");
+        assert_eq!(task["tags"]["team"], "member");
+        assert!(tasks.contains(&task["taskArn"].as_str().unwrap().to_owned()));
+    }
+    let table = ok(&cli(&harness.table, &["cluster", &cluster_arn, "--since", "1d"], None).await)
+        .to_owned();
+    assert!(table.contains(&format!("(account {MEMBER}, eu-west-1)")), "{table}");
+
+    let run = cli(&harness.table, &["clusters", "-o", "json"], None).await;
+    let catalog: Value = serde_json::from_str(ok(&run)).unwrap();
+    let entry = catalog["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clusterArn"] == cluster_arn.as_str())
+        .unwrap_or_else(|| panic!("{catalog}"));
+    assert_eq!((entry["account"].as_str(), entry["region"].as_str()), (Some(MEMBER), Some("eu-west-1")));
+}

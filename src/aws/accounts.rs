@@ -352,3 +352,97 @@ impl ProvideCredentials for MemberRole {
         aws_credential_types::provider::future::ProvideCredentials::new(self.credentials())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(account: &str, region: &str) -> Location {
+        Location {
+            partition: "aws".into(),
+            account: account.into(),
+            region: region.into(),
+        }
+    }
+
+    async fn accounts() -> Accounts {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+            .load()
+            .await;
+        let settings = EcsSettings {
+            describe_tasks_per_second: 1.0,
+            describe_tasks_burst: 1,
+            home_account: Some("111111111111".into()),
+            member_role: Some("reader".into()),
+            external_id: None,
+        };
+        Accounts::new(&sdk, settings, Arc::default())
+    }
+
+    fn reached(reach: Reach) -> Arc<Reachable> {
+        match reach {
+            Reach::Client(reachable) => reachable,
+            Reach::Unreachable => panic!("unreachable"),
+        }
+    }
+
+    /// DescribeTasks' rate limit is per account and region: a burst in one must not slow another.
+    #[tokio::test(start_paused = true)]
+    async fn each_account_and_region_has_its_own_describe_tasks_bucket() {
+        let accounts = accounts().await;
+        let busy = reached(accounts.reach(Some(&location("222222222222", "us-east-1"))).await);
+        let other = reached(accounts.reach(Some(&location("333333333333", "us-east-1"))).await);
+        let home_west = reached(accounts.reach(Some(&location("111111111111", "us-west-2"))).await);
+        assert_eq!(busy.limiter.acquire().await, Duration::ZERO);
+        assert!(busy.limiter.acquire().await > Duration::from_millis(900), "the burst is spent");
+        assert_eq!(other.limiter.acquire().await, Duration::ZERO, "another account's is not");
+        assert_eq!(home_west.limiter.acquire().await, Duration::ZERO, "nor another region's");
+        let again = reached(accounts.reach(Some(&location("222222222222", "us-east-1"))).await);
+        assert!(Arc::ptr_eq(&again.limiter, &busy.limiter), "one bucket per place, kept");
+    }
+
+    #[tokio::test]
+    async fn the_home_account_and_region_is_reached_with_the_functions_own_client() {
+        let accounts = accounts().await;
+        let home = reached(accounts.reach(Some(&location("111111111111", "us-east-1"))).await);
+        assert_eq!(home.location, accounts.home.location);
+        let none = reached(accounts.reach(None).await);
+        assert!(Arc::ptr_eq(&home, &none));
+        assert!(
+            !accounts.mark_unreachable(&location("111111111111", "us-east-1"), "denied"),
+            "the home account's trouble is a failure to retry, not an unreachable member"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_member_is_left_alone_for_a_while() {
+        let accounts = accounts().await;
+        let member = location("222222222222", "eu-west-1");
+        reached(accounts.reach(Some(&member)).await);
+        assert!(accounts.mark_unreachable(&member, "AccessDenied"));
+        assert!(matches!(accounts.reach(Some(&member)).await, Reach::Unreachable));
+        let same_account_elsewhere = location("222222222222", "us-east-1");
+        reached(accounts.reach(Some(&same_account_elsewhere)).await);
+    }
+
+    #[tokio::test]
+    async fn without_a_member_role_another_account_is_unreachable() {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+            .load()
+            .await;
+        let settings = EcsSettings {
+            home_account: Some("111111111111".into()),
+            ..EcsSettings::default()
+        };
+        let accounts = Accounts::new(&sdk, settings, Arc::default());
+        let member = location("222222222222", "us-east-1");
+        assert!(matches!(accounts.reach(Some(&member)).await, Reach::Unreachable));
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition_of("eu-west-1"), "aws");
+    }
+}

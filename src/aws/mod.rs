@@ -91,6 +91,16 @@ impl Aws {
         DynamoStore::new(self.dynamodb.clone(), table).with_usage(self.usage.clone())
     }
 
+    /// The caller's own account (`sts:GetCallerIdentity`, which needs no permission), if STS answers.
+    pub async fn caller_account(&self) -> Option<String> {
+        aws_sdk_sts::Client::new(&self.sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()?
+            .account
+    }
+
     /// ECS in every account and region `settings` reach, paced by their DescribeTasks rate.
     pub fn ecs(&self, settings: &EcsSettings) -> EcsTasks {
         EcsTasks::new(
@@ -103,7 +113,8 @@ impl Aws {
     pub fn pipeline(&self, config: &Config) -> Pipeline<EcsTasks, DynamoStore> {
         Pipeline::new(
             self.ecs(&config.ecs),
-            self.store(&config.table_name),
+            self.store(&config.table_name)
+                .with_retention(config.retention_days),
             config.settings(),
         )
     }

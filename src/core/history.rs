@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use serde_with::skip_serializing_none;
 
-use crate::core::arn::last_segment;
+use crate::core::arn::{last_segment, Arn};
 use crate::core::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
 use crate::core::event::{Container, NetworkBinding, TaskEvent};
 
@@ -108,6 +108,9 @@ pub struct ContainerRecord {
 pub struct HistoryRecord {
     pub task_arn: String,
     pub task_id: String,
+    /// The account and region the task ran in (from its ARN): an organization's table holds many.
+    pub account: String,
+    pub region: String,
     pub cluster_arn: String,
     pub cluster_name: String,
     pub version: u64,
@@ -309,6 +312,8 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
     HistoryRecord {
         task_arn: detail.task_arn.clone(),
         task_id: last_segment(&detail.task_arn).to_owned(),
+        account: arn_part(&detail.task_arn, |arn| arn.account),
+        region: arn_part(&detail.task_arn, |arn| arn.region),
         cluster_arn: detail.cluster_arn.clone(),
         cluster_name: last_segment(&detail.cluster_arn).to_owned(),
         version: detail.version,
@@ -346,6 +351,11 @@ pub fn normalize(event: &TaskEvent, context: RecordContext) -> HistoryRecord {
         truncated: limit.truncated,
         indexed: false,
     }
+}
+
+/// One part of an ARN, or nothing for a text that is not an ARN.
+pub fn arn_part(arn: &str, part: impl Fn(Arn<'_>) -> &str) -> String {
+    Arn::parse(arn).map(part).unwrap_or_default().to_owned()
 }
 
 /// Cuts free text to [`MAX_TEXT_BYTES`] and remembers whether it cut anything.

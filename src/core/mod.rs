@@ -21,5 +21,7 @@ pub mod outcome;
 pub mod reconcile;
 /// What a log line can still name of an event the parser rejected.
 pub mod rejected;
+/// The timeline report of a window laid out as lanes, phases, stops and deployments (no HTML).
+pub mod report;
 /// A task's versions read as phases, gaps and failure.
 pub mod timeline;

@@ -10,9 +10,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::stream::{self, StreamExt};
 use tracing::warn;
 
-use crate::aws::dynamodb::items::{history_from_item, item_key, Item};
+use crate::aws::dynamodb::items::{catalog_entry, history_from_item, item_key, CatalogEntry, Item};
 use crate::aws::dynamodb::keys::{
-    cluster_index_pk, iso_time, task_arn_of, task_pk, CLUSTER_INDEX, GSI_SHARDS,
+    cluster_index_pk, iso_time, task_arn_of, task_pk, CATALOG_PK, CLUSTER_INDEX, GSI_SHARDS,
 };
 use crate::aws::error::service_error;
 use crate::core::history::{carry_tags, HistoryRecord};
@@ -94,6 +94,23 @@ impl HistoryReader {
         ]);
         self.query_all(None, "pk = :pk AND begins_with(sk, :v)", values, None, true)
             .await
+    }
+
+    /// The clusters the table holds history of, in every account and region (README access pattern
+    /// 7): one Query of the catalog partition, never a scan.
+    pub async fn clusters(&self) -> Result<Vec<CatalogEntry>, ServiceError> {
+        let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(CATALOG_PK.to_owned()))]);
+        let items = self.query_all(None, "pk = :pk", values, None, false).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| match catalog_entry(item) {
+                Ok(entry) => Some(entry),
+                Err(err) => {
+                    warn!(error = %err, "skipping an unreadable catalog item");
+                    None
+                }
+            })
+            .collect())
     }
 
     /// One task's timeline: its readable records, tags carried to every version. Unreadable items

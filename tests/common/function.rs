@@ -13,6 +13,8 @@ pub struct Function {
     pub child: tokio::process::Child,
     /// The function's metrics lines (CloudWatch Embedded Metric Format), as printed.
     pub metrics: Arc<Mutex<Vec<Value>>>,
+    /// Its other JSON lines on stdout: the logs (at the `RUST_LOG` level it was started with).
+    pub logs: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Function {
@@ -136,15 +138,17 @@ pub async fn start_binary_with(
         .expect("start bootstrap");
     let mut child = child;
     let metrics = Arc::new(Mutex::new(Vec::new()));
+    let logs = Arc::new(Mutex::new(Vec::new()));
     if let Some(stdout) = child.stdout.take() {
-        let metrics = metrics.clone();
+        let (metrics, logs) = (metrics.clone(), logs.clone());
         tokio::spawn(async move {
             use tokio::io::AsyncBufReadExt;
             let mut lines = tokio::io::BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<Value>(&line) {
                     Ok(value) if value.get("_aws").is_some() => metrics.lock().unwrap().push(value),
-                    _ => {}
+                    Ok(value) => logs.lock().unwrap().push(value),
+                    Err(_) => {}
                 }
             }
         });
@@ -153,6 +157,7 @@ pub async fn start_binary_with(
         api,
         child,
         metrics,
+        logs,
     }
 }
 
@@ -228,5 +233,6 @@ pub async fn start_function_logged(
         api,
         child,
         metrics,
+        logs: Arc::default(),
     }
 }

@@ -1,6 +1,7 @@
 //! Shared set-up for the integration tests: the emulator, AWS clients, tables, ECS tasks, events.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod dynoxide;
 pub mod fargate;
 pub mod fault_proxy;
@@ -432,6 +433,17 @@ pub async fn run_tasks(
     count: i32,
     tags: &[(&str, &str)],
 ) -> (String, Vec<String>) {
+    run_tasks_as(ecs, ("test", "us-east-1"), count, tags).await
+}
+
+/// The same in another account or region: `place` is the access key of `ecs`'s credentials and its
+/// region, where moto's default VPC is looked up.
+pub async fn run_tasks_as(
+    ecs: &aws_sdk_ecs::Client,
+    place: (&str, &str),
+    count: i32,
+    tags: &[(&str, &str)],
+) -> (String, Vec<String>) {
     use aws_sdk_ecs::types::{
         AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType,
         NetworkConfiguration, NetworkMode, Tag,
@@ -464,10 +476,7 @@ pub async fn run_tasks(
         .send()
         .await
         .expect("register task definition");
-    let subnet = moto::first_xml_value(&moto::ec2_query("DescribeSubnets"), "subnetId")
-        .expect("a default subnet");
-    let group = moto::first_xml_value(&moto::ec2_query("DescribeSecurityGroups"), "groupId")
-        .expect("a security group");
+    let (subnet, group) = default_network(place);
     let mut request = ecs
         .run_task()
         .cluster(&cluster)
@@ -498,6 +507,17 @@ pub async fn run_tasks(
     (cluster_arn, task_arns)
 }
 
+/// moto's default VPC subnet and security group in the account `place`'s access key maps to, in
+/// its region (Fargate `run_task` needs both to exist).
+pub fn default_network((access_key, region): (&str, &str)) -> (String, String) {
+    let query = |action| moto::ec2_query_as(access_key, region, action);
+    let subnet =
+        moto::first_xml_value(&query("DescribeSubnets"), "subnetId").expect("a default subnet");
+    let group = moto::first_xml_value(&query("DescribeSecurityGroups"), "groupId")
+        .expect("a security group");
+    (subnet, group)
+}
+
 /// `count` real Fargate tasks in one new cluster, beyond RunTask's 10 a call (the benchmark runs
 /// thousands): (cluster ARN, task ARNs), each task carrying `tags`.
 pub async fn run_many_tasks(
@@ -521,10 +541,7 @@ pub async fn run_many_tasks(
         .task_definition_arn()
         .expect("task definition")
         .to_owned();
-    let subnet = moto::first_xml_value(&moto::ec2_query("DescribeSubnets"), "subnetId")
-        .expect("a default subnet");
-    let group = moto::first_xml_value(&moto::ec2_query("DescribeSecurityGroups"), "groupId")
-        .expect("a security group");
+    let (subnet, group) = default_network(("test", "us-east-1"));
     let network = NetworkConfiguration::builder()
         .awsvpc_configuration(
             AwsVpcConfiguration::builder()

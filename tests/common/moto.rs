@@ -124,16 +124,22 @@ pub fn raw_request(
 
 /// An EC2 query API call (moto routes it by the credential scope; signatures are not checked).
 pub fn ec2_query(action: &str) -> String {
+    ec2_query_as("test", "us-east-1", action)
+}
+
+/// The same in the account these credentials map to (moto maps an assumed role's access key to
+/// the role's account) and in `region`.
+pub fn ec2_query_as(access_key: &str, region: &str, action: &str) -> String {
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ec2/aws4_request, SignedHeaders=host, Signature=0"
+    );
     raw_request(
         endpoint(),
         "POST",
         "/",
         &[
             ("Content-Type", "application/x-www-form-urlencoded"),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
-            ),
+            ("Authorization", &authorization),
         ],
         &format!("Action={action}&Version=2016-11-15"),
     )

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use ecs_task_history::aws::dynamodb::keys::iso_time;
-use ecs_task_history::core::arn::last_segment;
+use ecs_task_history::core::arn::{last_segment, Arn};
 use ecs_task_history::core::diagnosis::{diagnose, Diagnosis, Kind};
 use ecs_task_history::core::enums::TaskStatus;
 use ecs_task_history::core::history::HistoryRecord;
@@ -79,8 +79,10 @@ pub async fn run(
         .iter()
         .filter_map(|timeline| row(timeline, from, to, &filter))
         .collect();
+    let home = context.home_account().await;
     let window = Window {
         cluster_arn: &cluster_arn,
+        home: home.as_deref(),
         service: args.service.as_deref(),
         from,
         to,
@@ -171,6 +173,8 @@ fn filter_of(args: &ClusterArgs) -> Result<Filter, CliError> {
 
 struct Window<'a> {
     cluster_arn: &'a str,
+    /// The caller's account: a cluster of another one says whose it is.
+    home: Option<&'a str>,
     service: Option<&'a str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -274,6 +278,12 @@ fn render(style: Style, window: &Window<'_>, rows: &[Row]) -> String {
             last_segment(window.cluster_arn)
         ),
         None => format!("cluster {}", last_segment(window.cluster_arn)),
+    };
+    let scope = match Arn::parse(window.cluster_arn) {
+        Some(arn) if window.home != Some(arn.account) => {
+            format!("{scope} (account {}, {})", arn.account, arn.region)
+        }
+        _ => scope,
     };
     let span = format!(
         "{} → {} {}",

@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod cluster;
+pub mod clusters;
 pub mod replay;
 pub mod resolve;
 pub mod task;

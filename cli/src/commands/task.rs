@@ -22,7 +22,8 @@ pub async fn run(context: &Context, args: &TaskArgs, out: &mut dyn Write) -> Res
             .await
             .map_err(|err| CliError::table(err, reader.table()))?;
         if !timeline.records.is_empty() {
-            return show(context.style, &task_arn, &timeline.records, out);
+            let home = context.home_account().await;
+            return show(context.style, &task_arn, &timeline.records, home.as_deref(), out);
         }
     }
     Err(CliError::new(
@@ -64,6 +65,7 @@ fn show(
     style: Style,
     task_arn: &str,
     records: &[HistoryRecord],
+    home: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let write = |err| CliError::io("writing the output", err);
@@ -91,18 +93,19 @@ fn show(
             Ok(())
         }
         Format::Table => out
-            .write_all(render(style, records).as_bytes())
+            .write_all(render(style, records, home).as_bytes())
             .map_err(write),
     }
 }
 
-/// The timeline as text: header, versions, phases, stop, containers of the newest version.
-pub fn render(style: Style, records: &[HistoryRecord]) -> String {
+/// The timeline as text: header, versions, phases, stop, containers of the newest version. `home`
+/// is the caller's account: a task of another one says whose it is.
+pub fn render(style: Style, records: &[HistoryRecord], home: Option<&str>) -> String {
     let Some(newest) = records.last() else {
         return String::new();
     };
     let diagnosis = diagnose(records);
-    let mut text = header(style, newest);
+    let mut text = header(style, newest, home);
     text.push('\n');
     text.push_str(&versions(style, records, diagnosis.kind.is_failure()));
     text.push_str(&stop(style, newest, &diagnosis));
@@ -113,9 +116,12 @@ pub fn render(style: Style, records: &[HistoryRecord]) -> String {
     text
 }
 
-fn header(style: Style, newest: &HistoryRecord) -> String {
+fn header(style: Style, newest: &HistoryRecord, home: Option<&str>) -> String {
     let bold = |label: &str| style.paint(label, Colour::Bold);
     let mut facts = vec![format!("cluster {}", newest.cluster_name)];
+    if home != Some(newest.account.as_str()) && !newest.account.is_empty() {
+        facts.push(format!("account {} · region {}", newest.account, newest.region));
+    }
     if let Some(service) = &newest.service_name {
         facts.push(format!("service {service}"));
     } else if let Some(group) = &newest.group {
@@ -145,7 +151,7 @@ fn header(style: Style, newest: &HistoryRecord) -> String {
     text
 }
 
-fn note_text(note: &Note) -> String {
+pub(crate) fn note_text(note: &Note) -> String {
     match note {
         Note::NeverRecorded { from, to } if from == to => format!("version {from} never recorded"),
         Note::NeverRecorded { from, to } => format!("versions {from}–{to} never recorded"),

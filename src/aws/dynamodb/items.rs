@@ -18,13 +18,15 @@ use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
 use super::keys::{
-    cluster_index_pk, history_sk, index_sk, shard, task_arn_of, task_pk, version_of, SNAPSHOT_SK,
+    cluster_index_pk, history_sk, index_sk, shard, task_arn_of, task_pk, version_of, CATALOG_PK,
+    SNAPSHOT_SK,
 };
 use crate::core::arn::{cluster_arn_of_task, last_segment};
 use crate::core::enums::{HealthStatus, LaunchType, StopCode, TaskStatus};
 use crate::core::event::NetworkBinding;
 use crate::core::history::{
-    family_and_revision, service_name, ContainerRecord, HistoryRecord, Snapshot, TagSource, Tags,
+    arn_part, expiry, family_and_revision, service_name, ContainerRecord, HistoryRecord, Snapshot,
+    TagSource, Tags,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -183,6 +185,60 @@ struct SnapshotItem {
     /// Written before this layout (read only).
     #[serde(skip_serializing)]
     task_arn: Option<String>,
+}
+
+/// A cluster of the catalog: which clusters (of which accounts and regions) have history.
+#[skip_serializing_none]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ClusterItem {
+    pk: String,
+    sk: String,
+    account: Option<String>,
+    region: Option<String>,
+    #[serde(with = "millis")]
+    last_seen: Option<DateTime<Utc>>,
+    expires_at: Option<i64>,
+}
+
+/// A cluster the table holds history of, and when a function instance last noted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogEntry {
+    pub cluster_arn: String,
+    pub account: String,
+    pub region: String,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// The catalog item of a cluster, kept as long as history written now.
+pub fn cluster_item(cluster_arn: &str, seen: DateTime<Utc>, retention_days: u32) -> Item {
+    encode(&ClusterItem {
+        pk: CATALOG_PK.to_owned(),
+        sk: cluster_arn.to_owned(),
+        account: Some(arn_part(cluster_arn, |arn| arn.account)).filter(|a| !a.is_empty()),
+        region: Some(arn_part(cluster_arn, |arn| arn.region)).filter(|r| !r.is_empty()),
+        last_seen: Some(seen),
+        expires_at: Some(expiry(seen, retention_days)),
+    })
+}
+
+/// Reads a catalog item back.
+pub fn catalog_entry(item: &Item) -> Result<CatalogEntry, ItemError> {
+    let read: ClusterItem = serde_dynamo::from_item(item.clone()).map_err(|err| ItemError {
+        pk: pk_of(item),
+        problem: err.to_string(),
+    })?;
+    Ok(CatalogEntry {
+        account: read
+            .account
+            .unwrap_or_else(|| arn_part(&read.sk, |arn| arn.account)),
+        region: read
+            .region
+            .unwrap_or_else(|| arn_part(&read.sk, |arn| arn.region)),
+        cluster_arn: read.sk,
+        last_seen: read.last_seen,
+    })
 }
 
 fn non_empty(text: &Option<String>) -> Option<String> {
@@ -358,6 +414,8 @@ impl HistoryItem {
         let indexed = self.gsi1pk.is_some();
         Ok(HistoryRecord {
             task_id: last_segment(&task_arn).to_owned(),
+            account: arn_part(&task_arn, |arn| arn.account),
+            region: arn_part(&task_arn, |arn| arn.region),
             cluster_name: last_segment(&cluster_arn).to_owned(),
             service_name: self
                 .group

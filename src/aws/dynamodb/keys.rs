@@ -10,6 +10,8 @@ pub const GSI_SHARDS: u64 = 4;
 /// `indexed`), not one per change: readers read those tasks' timelines for the changes themselves.
 pub const CLUSTER_INDEX: &str = "byCluster";
 pub const SNAPSHOT_SK: &str = "SNAPSHOT";
+/// The partition of the cluster catalog: one item per cluster with history, sorted by cluster ARN.
+pub const CATALOG_PK: &str = "CLUSTERS";
 /// The only attribute besides the keys the index carries (projection `INCLUDE`): what a service
 /// window filters on. An entry of ~300 bytes costs 1 write unit.
 pub const INDEX_PROJECTED: [&str; 1] = ["group"];

@@ -6,8 +6,8 @@ pub mod items;
 pub mod keys;
 pub mod schema;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -24,7 +24,7 @@ use super::usage::Usage;
 use crate::core::history::{HistoryRecord, Snapshot};
 use crate::ports::{ErrorClass, Inserted, ServiceError, SnapshotWrite, TaskStore};
 use batch::{backoff, batch_get, MAX_KEYS_PER_BATCH_GET, UNPROCESSED_ROUNDS};
-use items::{history_item, key, snapshot_from_item, snapshot_item, Item};
+use items::{cluster_item, history_item, key, snapshot_from_item, snapshot_item, Item};
 use keys::{task_pk, SNAPSHOT_SK};
 
 /// BatchWriteItem writes at most this many items per request.
@@ -36,6 +36,11 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     usage: Arc<Usage>,
+    /// How long catalog entries are kept (history's `RETENTION_DAYS`).
+    retention_days: u32,
+    /// Clusters this process has noted in the catalog already: each is written once per execution
+    /// environment, not once per event.
+    noted: Mutex<HashSet<String>>,
 }
 
 impl DynamoStore {
@@ -44,7 +49,15 @@ impl DynamoStore {
             client,
             table: table.into(),
             usage: Arc::default(),
+            retention_days: 90,
+            noted: Mutex::default(),
         }
+    }
+
+    /// Keeps catalog entries as long as the history (`RETENTION_DAYS`).
+    pub fn with_retention(mut self, retention_days: u32) -> Self {
+        self.retention_days = retention_days;
+        self
     }
 
     /// Adds the capacity DynamoDB reports consuming to these counters.
@@ -314,6 +327,38 @@ impl TaskStore for DynamoStore {
                 stored_version: stored_version(&old),
             },
         })
+    }
+
+    async fn note_clusters(&self, cluster_arns: &[&str]) {
+        let new: Vec<String> = {
+            let noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+            cluster_arns
+                .iter()
+                .filter(|arn| !arn.is_empty() && !noted.contains(**arn))
+                .map(|arn| (*arn).to_owned())
+                .collect()
+        };
+        for cluster_arn in new {
+            let item = cluster_item(&cluster_arn, chrono::Utc::now(), self.retention_days);
+            let written = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match written {
+                Ok(output) => {
+                    self.count_capacity(output.consumed_capacity(), true);
+                    self.noted
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(cluster_arn);
+                }
+                Err(err) => warn!(error = %concise(&err), cluster_arn, "could not note the cluster in the catalog; the next batch tries again"),
+            }
+        }
     }
 }
 
