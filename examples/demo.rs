@@ -16,6 +16,7 @@ use chrono::{Duration, Utc};
 use common::fargate::{self, Network, Run};
 use common::function::{start_function_logged, Function};
 use common::runtime_api::Reply;
+use common::sns::{subscribe, topic, Subscriber};
 use common::story::{container_instance_event, Container, Ending, Task, TaskStory};
 use common::Rng;
 use futures::future::BoxFuture;
@@ -47,11 +48,15 @@ macro_rules! section {
 }
 
 /// What `make demo` shows, in order.
-const SECTIONS: [(&str, Section); 5] = [
+const SECTIONS: [(&str, Section); 6] = [
     section!("emulators and the history table", emulators),
     section!("the world in moto: cluster, tagged tasks", world),
     section!("events, in the order they are fed", events),
     section!("the function, invoked with each payload", invoke_all),
+    section!(
+        "failure alerts, as a subscriber of the SNS topic received them",
+        alerts
+    ),
     section!("the history, read with the CLI", read_history),
 ];
 
@@ -79,6 +84,9 @@ struct Demo {
     feed: Vec<Invocation>,
     /// The function, still running once fed, for sections that invoke it again.
     function: Option<Function>,
+    /// The alert topic, and an SQS queue subscribed to it.
+    topic: String,
+    subscriber: Option<Subscriber>,
     /// Invocations that did not do what was expected.
     mismatches: Vec<String>,
 }
@@ -97,6 +105,8 @@ async fn main() {
         stories: Vec::new(),
         feed: Vec::new(),
         function: None,
+        topic: String::new(),
+        subscriber: None,
         mismatches: Vec::new(),
     };
     let start = Instant::now();
@@ -155,14 +165,23 @@ fn relative(path: &std::path::Path) -> String {
 async fn emulators(demo: &mut Demo) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&demo.out);
     std::fs::create_dir_all(demo.out.join("events")).map_err(|err| err.to_string())?;
-    println!("  moto      {}  (ECS, SQS, STS)", common::moto::endpoint());
+    println!(
+        "  moto      {}  (ECS, SQS, STS, SNS)",
+        common::moto::endpoint()
+    );
     println!("  dynoxide  {}  (DynamoDB)", common::dynamodb_endpoint());
     let config = common::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     ecs_task_history::aws::dynamodb::schema::create_table(&dynamodb, TABLE)
         .await
         .map_err(|err| format!("create table {TABLE}: {err}"))?;
-    println!("  table     {TABLE} (schema::create_table: pk/sk, byCluster + byService, TTL)");
+    println!("  table     {TABLE} (schema::create_table: pk/sk, the byCluster index, TTL)");
+    demo.topic = topic(&config).await;
+    demo.subscriber = Some(subscribe(&config, &demo.topic, None).await);
+    println!(
+        "  topic     {} (alerts), an SQS queue subscribed to it",
+        demo.topic
+    );
     demo.ecs = Some(aws_sdk_ecs::Client::new(&config));
     Ok(())
 }
@@ -518,10 +537,13 @@ async fn invoke_all(demo: &mut Demo) -> Result<(), String> {
             bootstrap.display()
         ));
     }
-    let mut function =
-        start_function_logged(&bootstrap, TABLE, &[("RUST_LOG", "info")], &log).await;
+    let env = [
+        ("RUST_LOG", "info"),
+        ("ALERT_TOPIC_ARN", demo.topic.as_str()),
+    ];
+    let mut function = start_function_logged(&bootstrap, TABLE, &env, &log).await;
     println!(
-        "  {} behind a local Runtime API, RUST_LOG=info, log {}",
+        "  {} behind a local Runtime API, RUST_LOG=info, ALERT_TOPIC_ARN set, log {}",
         relative(&bootstrap),
         relative(&log)
     );
@@ -677,6 +699,35 @@ fn totals(lines: &[Value]) {
         sum("WriteCapacityUnits") / task_events.max(1.0),
         sum("ReadCapacityUnits"),
     );
+}
+
+/// What the alert topic's subscriber received: one message per failed task (the OOM-killed batch
+/// job, the web task that could not pull its image), none for the scaled-in one, none for any of
+/// the redeliveries.
+async fn alerts(demo: &mut Demo) -> Result<(), String> {
+    let subscriber = demo.subscriber.as_ref().ok_or("no subscriber")?;
+    let received = subscriber.drain().await;
+    for alert in &received {
+        println!("\n  Subject: {}", alert.subject);
+        let attributes: Vec<String> = alert
+            .attributes
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        println!("  Attributes: {}", attributes.join(" "));
+        for line in alert.message.lines() {
+            println!("  | {line}");
+        }
+    }
+    let mut kinds: Vec<&str> = received.iter().map(|alert| alert.kind()).collect();
+    kinds.sort_unstable();
+    println!("\n  {} alerts: {}", received.len(), kinds.join(", "));
+    if kinds.len() != 2 || !kinds.contains(&"out-of-memory") {
+        demo.mismatches.push(format!(
+            "alerts: expected the OOM kill and the failed start, got {kinds:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// The on-call view, with the CLI binary: the batch job's timeline, then the cluster's failures.

@@ -1,6 +1,7 @@
 //! Runtime configuration from environment variables, read once at cold start.
 
 use crate::aws::accounts::EcsSettings;
+use crate::core::alert::{parse_categories, AlertRules};
 use crate::core::enrich::EnrichMode;
 use crate::lambda::metrics::MetricsTarget;
 use crate::pipeline::Settings;
@@ -44,6 +45,15 @@ pub struct Config {
     /// `WARM_CONNECTIONS` (default `true`): open the DynamoDB and ECS connections during init, so
     /// the first invocation does not pay for the TLS handshakes.
     pub warm_connections: bool,
+    /// `ALERT_TOPIC_ARN` and the `ALERT_*` rules; `None` (no topic): no alerts.
+    pub alerts: Option<Alerts>,
+}
+
+/// Failure alerts: where they go and which failures alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alerts {
+    pub topic_arn: String,
+    pub rules: AlertRules,
 }
 
 impl Config {
@@ -90,6 +100,7 @@ impl Config {
                 }),
             },
             warm_connections: flag(&lookup, "WARM_CONNECTIONS", true)?,
+            alerts: alerts(&lookup)?,
         })
     }
 
@@ -110,6 +121,55 @@ impl Config {
             enrich: self.enrich,
         }
     }
+}
+
+/// `ALERT_TOPIC_ARN` (empty: alerts off), `ALERT_ON`, `ALERT_CLUSTERS`, `ALERT_GROUPS`,
+/// `ALERT_CRASH_LOOP_THRESHOLD`, `ALERT_CRASH_LOOP_WINDOW_MINUTES`, `ALERT_MAX_AGE_MINUTES`.
+fn alerts(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Alerts>, ConfigError> {
+    let Some(topic_arn) = text(lookup, "ALERT_TOPIC_ARN") else {
+        return Ok(None);
+    };
+    let defaults = AlertRules::default();
+    let on =
+        match text(lookup, "ALERT_ON") {
+            None => defaults.on,
+            Some(value) => parse_categories(&value).filter(|on| !on.is_empty()).ok_or(
+                ConfigError::Invalid {
+                    name: "ALERT_ON",
+                    value,
+                    expected:
+                        "failure categories: failed-to-start, out-of-memory, exited-non-zero, \
+                           spot-interruption, health-check, host-gone, unknown",
+                },
+            )?,
+        };
+    let minutes = |name: &'static str, default: i64, max: i64| {
+        number(lookup, name, default, 1..=max).map(chrono::Duration::minutes)
+    };
+    Ok(Some(Alerts {
+        topic_arn,
+        rules: AlertRules {
+            on,
+            clusters: parse_list(&lookup("ALERT_CLUSTERS").unwrap_or_default()),
+            groups: parse_list(&lookup("ALERT_GROUPS").unwrap_or_default()),
+            crash_loop_threshold: number(
+                lookup,
+                "ALERT_CRASH_LOOP_THRESHOLD",
+                defaults.crash_loop_threshold,
+                1..=1000,
+            )?,
+            window: minutes(
+                "ALERT_CRASH_LOOP_WINDOW_MINUTES",
+                defaults.window.num_minutes(),
+                1440,
+            )?,
+            max_age: minutes(
+                "ALERT_MAX_AGE_MINUTES",
+                defaults.max_age.num_minutes(),
+                43_200,
+            )?,
+        },
+    }))
 }
 
 /// A setting that may be unset or empty (both mean "not given").
@@ -171,6 +231,7 @@ fn flag(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::diagnosis::Category;
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -276,6 +337,59 @@ mod tests {
         assert_eq!(config.reconcile_clusters, vec!["a", "b", "arn:x:cluster/c"]);
         assert!(parse_list("").is_empty());
         assert_eq!(parse_list("*"), vec!["*"]);
+    }
+
+    #[test]
+    fn alerts_are_off_without_a_topic_and_read_with_one() {
+        let off = config(&[
+            ("TABLE_NAME", "h"),
+            ("ALERT_TOPIC_ARN", ""),
+            ("ALERT_ON", "nonsense"),
+        ]);
+        assert_eq!(
+            off.unwrap().alerts,
+            None,
+            "no topic: the rules are not read"
+        );
+        let topic = "arn:aws:sns:us-east-1:111111111111:failures";
+        let on = config(&[
+            ("TABLE_NAME", "h"),
+            ("ALERT_TOPIC_ARN", topic),
+            ("ALERT_ON", "out-of-memory,failed-to-start"),
+            ("ALERT_GROUPS", "service:web"),
+            ("ALERT_CRASH_LOOP_THRESHOLD", "5"),
+            ("ALERT_CRASH_LOOP_WINDOW_MINUTES", "10"),
+        ])
+        .unwrap()
+        .alerts
+        .unwrap();
+        assert_eq!(on.topic_arn, topic);
+        assert_eq!(
+            on.rules.on,
+            [Category::OutOfMemory, Category::FailedToStart].into()
+        );
+        assert_eq!(on.rules.groups, ["service:web"]);
+        assert_eq!(on.rules.crash_loop_threshold, 5);
+        assert_eq!(on.rules.window, chrono::Duration::minutes(10));
+        assert_eq!(on.rules.max_age, chrono::Duration::minutes(60));
+        let defaults = config(&[("TABLE_NAME", "h"), ("ALERT_TOPIC_ARN", topic)]).unwrap();
+        assert_eq!(defaults.alerts.unwrap().rules, AlertRules::default());
+        for (name, value) in [
+            ("ALERT_ON", "out-of-memory,flood"),
+            ("ALERT_ON", ","),
+            ("ALERT_CRASH_LOOP_THRESHOLD", "0"),
+            ("ALERT_CRASH_LOOP_WINDOW_MINUTES", "day"),
+        ] {
+            let refused = config(&[
+                ("TABLE_NAME", "h"),
+                ("ALERT_TOPIC_ARN", topic),
+                (name, value),
+            ]);
+            assert!(
+                matches!(&refused, Err(ConfigError::Invalid { name: n, .. }) if *n == name),
+                "{name}={value}: {refused:?}"
+            );
+        }
     }
 
     #[test]

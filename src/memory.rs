@@ -6,10 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::aws::dynamodb::items::{history_item, Item};
+use crate::core::alert::{Message, Window};
 use crate::core::arn::Location;
 use crate::core::history::{HistoryRecord, Snapshot};
 use crate::ports::{
-    DescribedTask, Description, Inserted, ServiceError, SnapshotWrite, TaskDescriber, TaskStore,
+    AlertEnd, AlertLedger, AlertSink, Claim, DescribedTask, Description, Inserted, ServiceError,
+    SnapshotWrite, TaskDescriber, TaskStore,
 };
 
 /// ECS with a fixed set of tasks and their tags; every other task is MISSING.
@@ -85,6 +87,22 @@ pub struct MemoryStore {
     snapshots: Mutex<HashMap<String, Snapshot>>,
     history: Mutex<BTreeMap<(String, u64), Item>>,
     clusters: Mutex<std::collections::BTreeSet<String>>,
+    alerts: Mutex<HashMap<String, AlertClaim>>,
+    windows: Mutex<BTreeMap<Window, CrashLoopWindow>>,
+}
+
+/// A task's alert claim, as the DynamoDB ledger keeps it.
+#[derive(Clone, Debug)]
+struct AlertClaim {
+    owner: String,
+    claimed_at: chrono::DateTime<chrono::Utc>,
+    end: Option<AlertEnd>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct CrashLoopWindow {
+    failures: std::collections::BTreeSet<String>,
+    summary_by: Option<String>,
 }
 
 impl MemoryStore {
@@ -104,6 +122,14 @@ impl MemoryStore {
             .iter()
             .filter(|((arn, _), _)| arn == task_arn)
             .map(|((_, version), item)| (*version, item.clone()))
+            .collect()
+    }
+
+    /// How each task's alert ended, by task ARN (claims still pending are absent).
+    pub fn alert_ends(&self) -> BTreeMap<String, AlertEnd> {
+        lock(&self.alerts)
+            .iter()
+            .filter_map(|(arn, claim)| Some((arn.clone(), claim.end?)))
             .collect()
     }
 
@@ -170,5 +196,103 @@ impl TaskStore for MemoryStore {
 
     async fn note_clusters(&self, cluster_arns: &[&str]) {
         lock(&self.clusters).extend(cluster_arns.iter().map(|arn| (*arn).to_owned()));
+    }
+}
+
+impl AlertLedger for MemoryStore {
+    async fn claim_alert(
+        &self,
+        task_arn: &str,
+        owner: &str,
+        lease: chrono::Duration,
+    ) -> Result<Claim, ServiceError> {
+        let now = chrono::Utc::now();
+        let mut alerts = lock(&self.alerts);
+        let claim = match alerts.get(task_arn) {
+            None => Claim::Won,
+            Some(held) if held.end.is_some() => return Ok(Claim::Done),
+            Some(held) if held.owner == owner || held.claimed_at < now - lease => Claim::Won,
+            Some(_) => return Ok(Claim::Busy),
+        };
+        alerts.insert(
+            task_arn.to_owned(),
+            AlertClaim {
+                owner: owner.to_owned(),
+                claimed_at: now,
+                end: None,
+            },
+        );
+        Ok(claim)
+    }
+
+    async fn release_alert(&self, task_arn: &str, owner: &str) -> Result<(), ServiceError> {
+        if let Some(claim) = lock(&self.alerts).get_mut(task_arn) {
+            if claim.owner == owner && claim.end.is_none() {
+                claim.claimed_at = chrono::DateTime::UNIX_EPOCH;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_alert(
+        &self,
+        task_arn: &str,
+        owner: &str,
+        end: AlertEnd,
+    ) -> Result<(), ServiceError> {
+        match lock(&self.alerts).get_mut(task_arn) {
+            Some(claim) if claim.owner == owner => {
+                claim.end = Some(end);
+                Ok(())
+            }
+            _ => Err(ServiceError {
+                operation: "memory finish_alert",
+                target: task_arn.to_owned(),
+                message: format!("the alert claim is no longer {owner}'s"),
+                class: crate::ports::ErrorClass::Other,
+            }),
+        }
+    }
+
+    async fn add_to_window(
+        &self,
+        window: &Window,
+        entry: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        let mut windows = lock(&self.windows);
+        let failures = &mut windows.entry(window.clone()).or_default().failures;
+        failures.insert(entry.to_owned());
+        Ok(failures.iter().cloned().collect())
+    }
+
+    async fn claim_summary(&self, window: &Window, task_id: &str) -> Result<bool, ServiceError> {
+        let mut windows = lock(&self.windows);
+        let summary_by = &mut windows.entry(window.clone()).or_default().summary_by;
+        Ok(summary_by.get_or_insert_with(|| task_id.to_owned()) == task_id)
+    }
+
+    async fn summarized(&self, window: &Window) -> Result<bool, ServiceError> {
+        Ok(lock(&self.windows)
+            .get(window)
+            .is_some_and(|window| window.summary_by.is_some()))
+    }
+}
+
+/// An alert topic that keeps what it is sent.
+#[derive(Debug, Default)]
+pub struct MemoryTopic {
+    sent: Mutex<Vec<Message>>,
+}
+
+impl MemoryTopic {
+    pub fn sent(&self) -> Vec<Message> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl AlertSink for MemoryTopic {
+    async fn publish(&self, message: &Message) -> Result<(), ServiceError> {
+        lock(&self.sent).push(message.clone());
+        Ok(())
     }
 }

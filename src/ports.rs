@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
+use crate::core::alert::{Message, Window};
 use crate::core::arn::Location;
 use crate::core::event::TaskStateChange;
 use crate::core::history::{HistoryRecord, Snapshot};
@@ -146,6 +147,94 @@ pub trait TaskStore: Send + Sync {
     /// account and region of an organization) without a scan. Best effort: a failure is logged,
     /// never an event's failure, and the next batch notes the cluster again.
     fn note_clusters(&self, cluster_arns: &[&str]) -> impl Future<Output = ()> + Send;
+}
+
+/// Where alerts go (an SNS topic).
+pub trait AlertSink: Send + Sync {
+    fn publish(&self, message: &Message) -> impl Future<Output = Result<(), ServiceError>> + Send;
+}
+
+/// No alerts: the pipeline of a deployment without an alert topic.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAlerts;
+
+impl AlertSink for NoAlerts {
+    async fn publish(&self, _message: &Message) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+/// What claiming a task's alert found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This delivery sends the task's alert (or decides it needs none).
+    Won,
+    /// The task's alert was sent (or deliberately not) by an earlier delivery.
+    Done,
+    /// Another delivery is sending it right now; if it dies, its lease runs out and a later
+    /// delivery of this event takes over.
+    Busy,
+}
+
+/// How a claimed alert ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertEnd {
+    Sent,
+    /// Part of a crash loop whose one summary another failure sends.
+    Suppressed,
+    /// SNS refused the message as invalid: no retry can send it (logged as an error).
+    Unsendable,
+}
+
+/// The bookkeeping that makes a failed task alert once, whatever delivers its STOPPED version how
+/// often, and a crash loop alert once per window, whatever instance records which failure.
+pub trait AlertLedger: Send + Sync {
+    /// Claims the task's alert for `owner` (one pipeline run), unless it was sent, or another owner
+    /// holds it and its `lease` has not run out.
+    fn claim_alert(
+        &self,
+        task_arn: &str,
+        owner: &str,
+        lease: chrono::Duration,
+    ) -> impl Future<Output = Result<Claim, ServiceError>> + Send;
+
+    /// Gives up `owner`'s claim at once (the publish failed), so a redelivery can take it over.
+    fn release_alert(
+        &self,
+        task_arn: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// Marks `owner`'s claim as ended: no delivery of this task sends an alert again.
+    fn finish_alert(
+        &self,
+        task_arn: &str,
+        owner: &str,
+        end: AlertEnd,
+    ) -> impl Future<Output = Result<(), ServiceError>> + Send;
+
+    /// Adds a failure (`entry`, idempotent) to its crash-loop window; every failure of the window
+    /// so far.
+    fn add_to_window(
+        &self,
+        window: &Window,
+        entry: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ServiceError>> + Send;
+
+    /// Claims the window's one summary for `task_id` (again true for the same task, so a retry
+    /// sends it); false when another failure of the window has it.
+    fn claim_summary(
+        &self,
+        window: &Window,
+        task_id: &str,
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
+
+    /// Whether the window's summary was claimed: a crash loop that goes on into the next window
+    /// sends that window's summary at its first failure, not three single alerts again.
+    fn summarized(
+        &self,
+        window: &Window,
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ use crate::core::arn::{Arn, Location};
 use crate::core::outcome::{Counts, Outcome};
 use crate::core::reconcile::reconciled_event;
 use crate::pipeline::{Input, Pipeline};
-use crate::ports::{ServiceError, TaskDescriber, TaskStore, MAX_TASKS_PER_CALL};
+use crate::ports::{
+    AlertLedger, AlertSink, ServiceError, TaskDescriber, TaskStore, MAX_TASKS_PER_CALL,
+};
 
 /// Where a cluster's reconciliation is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,8 +51,8 @@ impl Report {
 
 /// Reconciles one cluster (name or ARN, of any account and region the describer reaches),
 /// reporting progress after every page of 100 tasks.
-pub async fn reconcile_cluster<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn reconcile_cluster<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     cluster: &str,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Report, ServiceError> {
@@ -157,8 +159,8 @@ fn every_cluster_of(target: &str) -> Option<Location> {
 /// It never fails the invocation: the next tick reconciles again, and a failed scheduled event in the
 /// on-failure destination (the DLQ) would only be noise there. Failures are logged and summarized;
 /// one cluster's (or one account's) failure does not stop the others.
-pub async fn run_scheduled<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn run_scheduled<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     targets: &[String],
 ) -> Value {
     let (clusters, listing_errors) = expand_clusters(pipeline.describer(), targets).await;

@@ -57,8 +57,8 @@ async fn fresh_event_is_enriched_with_tags_and_advances_the_snapshot() {
     assert_eq!(text(record, "lastStatus"), Some("RUNNING"));
     assert_eq!(text(record, "launchType"), Some("FARGATE"));
     assert_eq!(tags(record), Some(expected_tags(&pairs)));
-    assert_eq!(flag(record, "enriched"), Some(true));
-    assert_eq!(flag(record, "lateArrival"), None, "stored only when true");
+    assert!(flag(record, "enriched"));
+    assert!(!record.contains_key("lateArrival"), "stored only when true");
     // The task's first change of its hour: it carries the task's index entry.
     assert!(text(record, "gsi1pk").is_some_and(|pk| pk.starts_with(&format!("CLUSTER#{cluster}#"))));
     // What the keys and ARNs say is derived when read, not stored.
@@ -129,8 +129,8 @@ async fn stale_event_fills_its_gap_without_moving_the_snapshot() {
         Some("PENDING"),
         "state comes from the late event itself"
     );
-    assert_eq!(flag(late, "lateArrival"), Some(true));
-    assert_eq!(flag(late, "enriched"), None);
+    assert!(flag(late, "lateArrival"));
+    assert!(!late.contains_key("enriched"));
     assert_eq!(
         tags(late),
         None,
@@ -177,7 +177,7 @@ async fn a_task_ecs_no_longer_knows_is_recorded_from_its_event_alone() {
     let history = harness.history(&gone).await;
     assert_eq!(history.len(), 1);
     let record = &history[0].1;
-    assert_eq!(flag(record, "enriched"), None);
+    assert!(!record.contains_key("enriched"));
     assert!(
         !record.contains_key("tags"),
         "unknown tags are absent, not empty"
@@ -207,8 +207,8 @@ async fn a_task_ecs_said_is_missing_is_not_described_again_until_it_stops() {
     assert_eq!(send(FARGATE_PENDING, 2).await, "fresh");
     assert_eq!(harness.describer.calls(), 1, "described once: MISSING");
     let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
-    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
-    assert_eq!(flag(&snapshot, "tagsKnown"), Some(false));
+    assert!(flag(&snapshot, "ecsMissing"));
+    assert!(!flag(&snapshot, "tagsKnown"));
 
     assert_eq!(send(FARGATE_RUNNING, 4).await, "fresh");
     assert_eq!(harness.describer.calls(), 1, "MISSING is remembered");
@@ -220,7 +220,7 @@ async fn a_task_ecs_said_is_missing_is_not_described_again_until_it_stops() {
     );
     let snapshot = harness.snapshot(&unknown).await.expect("snapshot");
     assert_eq!(number(&snapshot, "version"), 8);
-    assert_eq!(flag(&snapshot, "ecsMissing"), Some(true));
+    assert!(flag(&snapshot, "ecsMissing"));
 }
 
 #[tokio::test]
@@ -259,10 +259,7 @@ async fn a_deleted_cluster_counts_as_missing_not_as_a_failure() {
         "arn:aws:ecs:us-east-1:123456789012:task/deleted-long-ago/0123456789abcdef0123456789abcdef";
     let answer = invoke(&harness, &task_event(FARGATE_STOPPED, task, cluster, 8)).await;
     assert_eq!(outcome(&answer), "fresh", "{answer:?}");
-    assert_eq!(
-        flag(&harness.history(task).await[0].1, "enriched"),
-        Some(false)
-    );
+    assert!(!flag(&harness.history(task).await[0].1, "enriched"));
 }
 
 #[tokio::test]
@@ -408,10 +405,10 @@ async fn a_batch_costs_one_read_one_describe_one_batched_write_and_a_snapshot_pe
     );
     assert_eq!(
         counts.get("PutItem"),
-        Some(&10),
-        "one conditional snapshot write per task: {counts:?}"
+        Some(&11),
+        "one conditional snapshot write per task, and the cluster's catalog entry: {counts:?}"
     );
-    assert_eq!(harness.requests.total(), 13);
+    assert_eq!(harness.requests.total(), 14);
     for task in &tasks {
         let versions: Vec<u64> = harness
             .history(task)
@@ -434,7 +431,7 @@ async fn a_batch_costs_one_read_one_describe_one_batched_write_and_a_snapshot_pe
 }
 
 /// Feeds one task's whole lifecycle, one version per invocation, and counts DescribeTasks calls.
-async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<Option<bool>>) {
+async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<bool>) {
     let harness = Harness::with_settings(Settings {
         enrich,
         ..Settings::default()
@@ -447,10 +444,24 @@ async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<Opti
         assert_eq!(outcome(&answer), "fresh", "{enrich:?} v{}", n + 1);
     }
     let history = harness.history(task).await;
-    // Every version carries the task's tags (described, or carried from the snapshot), unless never.
+    // A version stores the tags it was described with; readers carry them to the versions after
+    // it, so every version reads with the task's tags, unless it was never described.
     let expected = (enrich != EnrichMode::Never).then(|| expected_tags(&[("team", "modes")]));
     for (version, record) in &history {
-        assert_eq!(tags(record), expected, "{enrich:?} v{version}");
+        let stored = flag(record, "enriched").then(|| expected_tags(&[("team", "modes")]));
+        assert_eq!(
+            tags(record),
+            stored,
+            "{enrich:?} v{version} stores tags only when described"
+        );
+    }
+    let reader =
+        ecs_task_history::read::HistoryReader::new(harness.dynamodb.clone(), &harness.table);
+    let timeline = reader.timeline(task).await.expect("timeline");
+    assert_eq!(timeline.records.len(), 8);
+    for record in &timeline.records {
+        let read = (!record.tags.values.is_empty()).then(|| record.tags.values.clone());
+        assert_eq!(read, expected, "{enrich:?} v{} as read", record.version);
     }
     (
         harness.describer.calls(),
@@ -465,9 +476,9 @@ async fn describe_calls_over_a_lifecycle(enrich: EnrichMode) -> (usize, Vec<Opti
 async fn new_tasks_mode_describes_a_task_once_then_again_when_it_stops() {
     let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::NewTasks).await;
     assert_eq!(calls, 2, "first sight and the STOPPED transition");
-    let mut expected = vec![Some(false); 8];
-    expected[0] = Some(true);
-    expected[7] = Some(true);
+    let mut expected = vec![false; 8];
+    expected[0] = true;
+    expected[7] = true;
     assert_eq!(enriched, expected);
 }
 
@@ -475,11 +486,11 @@ async fn new_tasks_mode_describes_a_task_once_then_again_when_it_stops() {
 async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
     let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::Always).await;
     assert_eq!(calls, 8);
-    assert!(enriched.iter().all(|flag| *flag == Some(true)));
+    assert!(enriched.iter().all(|flag| *flag));
 
     let (calls, enriched) = describe_calls_over_a_lifecycle(EnrichMode::Never).await;
     assert_eq!(calls, 0);
-    assert!(enriched.iter().all(|flag| *flag == Some(false)));
+    assert!(enriched.iter().all(|flag| !*flag));
 }
 
 #[tokio::test]
@@ -523,10 +534,21 @@ async fn the_template_grants_every_operation_the_function_makes() {
             _ => "dynamodb",
         };
         let action = format!("{service}:{operation}");
-        assert!(granted.contains(&action), "template.yaml does not allow {action}: {granted:?}");
+        assert!(
+            granted.contains(&action),
+            "template.yaml does not allow {action}: {granted:?}"
+        );
     }
-    for expected in ["sts:AssumeRole", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:ListClusters"] {
-        assert!(operations.contains_key(expected.split(':').nth(1).unwrap()), "{operations:?}");
+    for expected in [
+        "sts:AssumeRole",
+        "ecs:DescribeTasks",
+        "ecs:ListTasks",
+        "ecs:ListClusters",
+    ] {
+        assert!(
+            operations.contains_key(expected.split(':').nth(1).unwrap()),
+            "{operations:?}"
+        );
     }
     // Nothing beyond what the code makes: the alert statements (sns:Publish, dynamodb:UpdateItem)
     // are checked by the alert tests.
@@ -539,21 +561,33 @@ async fn the_template_grants_every_operation_the_function_makes() {
         "dynamodb:BatchWriteItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
         "sns:Publish",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
-    assert_eq!(granted, expected, "the function's policy grants exactly what the code calls");
+    assert_eq!(
+        granted, expected,
+        "the function's policy grants exactly what the code calls"
+    );
 }
 
 /// Every action the function's policy in template.yaml grants (any condition).
 fn granted_actions() -> std::collections::BTreeSet<String> {
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
         .expect("template.yaml");
-    let start = template.find("  TaskHistoryFunction:").expect("the function");
-    let policies = start + template[start..].find("      Policies:").expect("its policies");
-    let end = policies + template[policies..].find("      Events:").expect("its events");
+    let start = template
+        .find("  TaskHistoryFunction:")
+        .expect("the function");
+    let policies = start
+        + template[start..]
+            .find("      Policies:")
+            .expect("its policies");
+    let end = policies
+        + template[policies..]
+            .find("      Events:")
+            .expect("its events");
     template[policies..end]
         .lines()
         .map(str::trim)

@@ -967,10 +967,19 @@ async fn a_member_accounts_cluster_is_backfilled_listed_and_read_by_arn_or_by_na
     assert_eq!(report["clusters"][0]["outcomes"]["fresh"], 2, "{report}");
 
     let by_name = [
-        "cluster", name, "--account", MEMBER, "--cluster-region", "eu-west-1", "--since", "1d",
-        "-o", "json",
+        "cluster",
+        name,
+        "--account",
+        MEMBER,
+        "--cluster-region",
+        "eu-west-1",
+        "--since",
+        "1d",
+        "-o",
+        "json",
     ];
-    let document: Value = serde_json::from_str(ok(&cli(&harness.table, &by_name, None).await)).unwrap();
+    let document: Value =
+        serde_json::from_str(ok(&cli(&harness.table, &by_name, None).await)).unwrap();
     assert_eq!(document["clusterArn"], cluster_arn.as_str());
     let listed = document["tasks"].as_array().unwrap();
     assert_eq!(listed.len(), 2, "{document}");
@@ -980,9 +989,17 @@ async fn a_member_accounts_cluster_is_backfilled_listed_and_read_by_arn_or_by_na
         assert_eq!(task["tags"]["team"], "member");
         assert!(tasks.contains(&task["taskArn"].as_str().unwrap().to_owned()));
     }
-    let table = ok(&cli(&harness.table, &["cluster", &cluster_arn, "--since", "1d"], None).await)
-        .to_owned();
-    assert!(table.contains(&format!("(account {MEMBER}, eu-west-1)")), "{table}");
+    let table = ok(&cli(
+        &harness.table,
+        &["cluster", &cluster_arn, "--since", "1d"],
+        None,
+    )
+    .await)
+    .to_owned();
+    assert!(
+        table.contains(&format!("(account {MEMBER}, eu-west-1)")),
+        "{table}"
+    );
 
     let run = cli(&harness.table, &["clusters", "-o", "json"], None).await;
     let catalog: Value = serde_json::from_str(ok(&run)).unwrap();
@@ -992,5 +1009,113 @@ async fn a_member_accounts_cluster_is_backfilled_listed_and_read_by_arn_or_by_na
         .iter()
         .find(|c| c["clusterArn"] == cluster_arn.as_str())
         .unwrap_or_else(|| panic!("{catalog}"));
-    assert_eq!((entry["account"].as_str(), entry["region"].as_str()), (Some(MEMBER), Some("eu-west-1")));
+    assert_eq!(
+        (entry["account"].as_str(), entry["region"].as_str()),
+        (Some(MEMBER), Some("eu-west-1"))
+    );
+}
+
+/// A failed task's stop was alerted on by the function. `replay` of that stop (even after a crash
+/// left its snapshot behind) and `backfill` of its cluster, run with the same alert settings, record
+/// it and send nothing: the claim in the table says the alert went out.
+#[tokio::test]
+async fn replay_and_backfill_of_an_alerted_stop_send_no_second_alert() {
+    use common::sns::{subscribe, topic};
+    use common::story::{Container, Ending, Task, TaskStory};
+    use ecs_task_history::aws::dynamodb::keys::{task_pk, SNAPSHOT_SK};
+
+    let harness = Harness::new().await;
+    let topic_arn = topic(&harness.config).await;
+    let subscriber = subscribe(&harness.config, &topic_arn, None).await;
+    let (cluster_arn, tasks) = run_tasks(&harness.ecs, 1, &[("team", "batch")]).await;
+    let task = Task {
+        task_arn: tasks[0].clone(),
+        cluster_arn: cluster_arn.clone(),
+        task_definition_arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/job:3".into(),
+        group: "family:job".into(),
+        started_by: "scheduler".into(),
+        cpu: "256".into(),
+        memory: "512".into(),
+        containers: vec![Container::new(
+            "job",
+            "public.ecr.aws/acme/job:2",
+            256,
+            512,
+            true,
+        )],
+        overrides: serde_json::json!({"containerOverrides": []}),
+        subnet_id: "subnet-0a1b2c3d".into(),
+        availability_zone: "us-east-1b".into(),
+    };
+    let ending = Ending::Crashed {
+        after: Duration::seconds(40),
+        container: "job".into(),
+        exit_code: 137,
+        reason: "OutOfMemoryError: Container killed due to memory usage".into(),
+    };
+    let mut story = TaskStory::new(task, Utc::now() - Duration::minutes(3), ending, 5);
+    let stop = story.event(story.last_version(), Duration::zero());
+
+    let config = ecs_task_history::config::Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(harness.table.clone()),
+        "ALERT_TOPIC_ARN" => Some(topic_arn.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let function = harness.aws.pipeline(&config);
+    let text = stop.to_string();
+    let outcomes = function
+        .process(vec![Input::Body {
+            source: None,
+            text: &text,
+        }])
+        .await;
+    assert!(outcomes[0].is_recorded(), "{outcomes:?}");
+    let alerts = subscriber.drain().await;
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].kind(), "out-of-memory");
+
+    // The snapshot lost, as if the process died after the alert and before the snapshot write:
+    // the replayed stop is fresh again, and recorded, but its alert is not sent twice.
+    harness
+        .dynamodb
+        .delete_item()
+        .table_name(&harness.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(task_pk(&tasks[0])),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(SNAPSHOT_SK.into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let file = std::env::temp_dir().join(common::unique("stop"));
+    std::fs::write(&file, &text).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let alerting = [("ALERT_TOPIC_ARN", topic_arn.as_str())];
+    for expected in ["fresh", "duplicate"] {
+        let run = cli_env(
+            &harness.table,
+            &["replay", &file, "-o", "json"],
+            None,
+            &alerting,
+        )
+        .await;
+        let summary: Value = serde_json::from_str(ok(&run)).unwrap();
+        assert_eq!(summary["outcomes"][expected], 1, "{summary}");
+    }
+    let name = cluster_arn.rsplit('/').next().unwrap();
+    let run = cli_env(
+        &harness.table,
+        &["backfill", "--cluster", name, "-o", "json"],
+        None,
+        &alerting,
+    )
+    .await;
+    ok(&run);
+    assert!(subscriber.drain().await.is_empty(), "no second alert");
+    std::fs::remove_file(&file).ok();
 }

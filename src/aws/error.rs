@@ -78,9 +78,14 @@ pub fn class_of_code(code: Option<&str>, status: Option<u16>) -> ErrorClass {
             | "SignatureDoesNotMatch"
             | "MissingAuthenticationToken",
         ) => ErrorClass::Credentials,
-        Some("ValidationException" | "InvalidParameterException" | "SerializationException") => {
-            ErrorClass::Validation
-        }
+        Some(
+            "ValidationException"
+            | "InvalidParameterException"
+            | "SerializationException"
+            // SNS's codes for a message it will never accept.
+            | "InvalidParameter"
+            | "InvalidParameterValue",
+        ) => ErrorClass::Validation,
         Some(
             "InternalServerError"
             | "InternalFailure"

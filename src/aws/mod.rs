@@ -7,6 +7,7 @@ pub mod dynamodb;
 pub mod ecs;
 pub mod error;
 pub mod rate_limit;
+pub mod sns;
 pub mod usage;
 pub mod warm_up;
 
@@ -22,6 +23,7 @@ use crate::pipeline::Pipeline;
 use accounts::{Accounts, EcsSettings};
 use dynamodb::DynamoStore;
 use ecs::EcsTasks;
+use sns::SnsTopic;
 use usage::{Usage, UsageInterceptor};
 
 /// Connecting may take this long (a cold Lambda's first handshake included).
@@ -109,13 +111,30 @@ impl Aws {
         )
     }
 
-    /// The pipeline as the function runs it; `replay` and `backfill` run this very one.
-    pub fn pipeline(&self, config: &Config) -> Pipeline<EcsTasks, DynamoStore> {
+    /// The alert topic, its requests counted like every other client's.
+    pub fn topic(&self, topic_arn: &str) -> SnsTopic {
+        let client = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&self.sdk)
+                .interceptor(UsageInterceptor(self.usage.clone()))
+                .build(),
+        );
+        SnsTopic::new(client, topic_arn)
+    }
+
+    /// The pipeline as the function runs it; `replay` and `backfill` run this very one (alerting
+    /// too, when `ALERT_TOPIC_ARN` is set).
+    pub fn pipeline(&self, config: &Config) -> Pipeline<EcsTasks, DynamoStore, SnsTopic> {
         Pipeline::new(
             self.ecs(&config.ecs),
             self.store(&config.table_name)
                 .with_retention(config.retention_days),
             config.settings(),
+        )
+        .with_alerts(
+            config
+                .alerts
+                .as_ref()
+                .map(|alerts| (self.topic(&alerts.topic_arn), alerts.rules.clone())),
         )
     }
 }

@@ -32,7 +32,7 @@ pub struct Evidence {
 }
 
 /// Coarse groups of kinds: timeline colours and default alerts key on these, not on kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     StillRunning,
     Clean,
@@ -46,6 +46,19 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 9] = [
+        Self::StillRunning,
+        Self::Clean,
+        Self::OutOfMemory,
+        Self::ExitedNonZero,
+        Self::FailedToStart,
+        Self::SpotInterruption,
+        Self::HealthCheck,
+        Self::HostGone,
+        Self::Unknown,
+    ];
+
     /// Stable id for JSON, metrics dimensions and SNS attributes.
     pub fn slug(&self) -> &'static str {
         match self {
@@ -77,7 +90,7 @@ impl Serialize for Category {
 macro_rules! kinds {
     ($($(#[$doc:meta])* $variant:ident => $slug:literal, $title:literal, $category:ident;)+) => {
         /// What stopped the task. Serializes as its slug.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Kind {
             $($(#[$doc])* $variant,)+
         }

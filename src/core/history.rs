@@ -643,7 +643,7 @@ mod tests {
             &event(include_str!("../../events/fargate-web-v4-running.json")),
             context(Tags::none()),
         );
-        let mut records = vec![
+        let mut records = [
             at(base.clone(), 1, "2026-11-20T03:14:07Z"),
             at(base.clone(), 2, "2026-11-20T03:59:59Z"),
             at(base.clone(), 3, "2026-11-20T04:00:00Z"),
@@ -656,11 +656,11 @@ mod tests {
         assert_eq!(last, Some(index_hour(records[4].event_time)));
 
         // The next batch continues from the snapshot's hour: same hour, no new entry.
-        let mut next = vec![at(base.clone(), 6, "2026-11-20T09:10:00Z")];
+        let mut next = [at(base.clone(), 6, "2026-11-20T09:10:00Z")];
         assert_eq!(mark_indexed(last, next.iter_mut()), last);
         assert!(!next[0].indexed);
         // A clock stepping back to an hour before the last one's is indexed again.
-        let mut back = vec![at(base, 7, "2026-11-20T08:59:00Z")];
+        let mut back = [at(base, 7, "2026-11-20T08:59:00Z")];
         mark_indexed(last, back.iter_mut());
         assert!(back[0].indexed);
     }

@@ -1,6 +1,8 @@
 //! The pure core: what an ECS task event means and what gets recorded. No AWS crate and no I/O, so
 //! every rule here is unit-tested on plain values.
 
+/// Failure alerts: which stops alert, what the message says, crash loops as one summary.
+pub mod alert;
 /// ECS ARNs: where a task lives (partition, account, region, cluster).
 pub mod arn;
 /// Version logic: fresh, duplicate or stale.

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::Invocation;
 use crate::aws::usage::UsageCounts;
+use crate::core::alert::AlertTally;
 
 /// Where the metrics go and under which dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,10 +21,11 @@ pub fn emf_line(
     target: &MetricsTarget,
     invocation: &Invocation,
     usage: &UsageCounts,
+    alerts: &AlertTally,
     timestamp_ms: i64,
 ) -> Value {
     let outcomes = &invocation.counts;
-    let counts: [(&str, f64); 19] = [
+    let counts: [(&str, f64); 22] = [
         ("EventsReceived", outcomes.received() as f64),
         ("Fresh", outcomes.fresh as f64),
         ("Duplicate", outcomes.duplicate as f64),
@@ -42,6 +44,9 @@ pub fn emf_line(
         ("WriteCapacityUnits", usage.write_units),
         ("Retries", usage.retries as f64),
         ("Throttles", usage.throttles as f64),
+        ("AlertsSent", alerts.sent.values().sum::<u64>() as f64),
+        ("AlertsSuppressed", alerts.suppressed as f64),
+        ("AlertsFailed", alerts.failed as f64),
         ("Invocations", 1.0),
     ];
     let mut document = Map::new();
@@ -67,12 +72,38 @@ pub fn emf_line(
     Value::Object(document)
 }
 
+/// One EMF document per alert kind sent (`Alerts` by `FunctionName` and `Kind`): a dashboard or
+/// alarm per kind, e.g. out-of-memory kills per hour, without a metric per kind in every line.
+pub fn alert_lines(target: &MetricsTarget, alerts: &AlertTally, timestamp_ms: i64) -> Vec<Value> {
+    alerts
+        .sent
+        .iter()
+        .map(|(kind, count)| {
+            json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": target.namespace,
+                        "Dimensions": [["FunctionName", "Kind"]],
+                        "Metrics": [{ "Name": "Alerts", "Unit": "Count" }],
+                    }],
+                },
+                "FunctionName": target.function_name,
+                "Kind": kind.slug(),
+                "Alerts": *count as f64,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_document_declares_every_metric_it_carries() {
+        use crate::core::alert::AlertKind;
+        use crate::core::diagnosis::Kind;
         use crate::core::outcome::{Counts, Outcome};
         let invocation = Invocation {
             shape: super::super::Shape::Sqs,
@@ -101,7 +132,16 @@ mod tests {
             namespace: "Test".into(),
             function_name: "fn".into(),
         };
-        let line = emf_line(&target, &invocation, &usage, 1_700_000_000_000);
+        let alerts = AlertTally {
+            sent: [
+                (AlertKind::Task(Kind::OutOfMemory), 2),
+                (AlertKind::CrashLoop, 1),
+            ]
+            .into(),
+            suppressed: 7,
+            failed: 0,
+        };
+        let line = emf_line(&target, &invocation, &usage, &alerts, 1_700_000_000_000);
 
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
@@ -121,5 +161,22 @@ mod tests {
         assert_eq!(line["UnreachableAccountTasks"], 3.0);
         assert_eq!(line["BatchItemFailures"], 1.0);
         assert_eq!(line["Shape"], "sqs");
+        assert_eq!(line["AlertsSent"], 3.0);
+        assert_eq!(line["AlertsSuppressed"], 7.0);
+
+        let by_kind = alert_lines(&target, &alerts, 1_700_000_000_000);
+        let kinds: Vec<(&str, f64)> = by_kind
+            .iter()
+            .map(|line| {
+                (
+                    line["Kind"].as_str().unwrap(),
+                    line["Alerts"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(kinds, [("out-of-memory", 2.0), ("crash-loop", 1.0)]);
+        let directive = &by_kind[0]["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["FunctionName", "Kind"]]));
+        assert_eq!(directive["Metrics"][0]["Name"], "Alerts");
     }
 }

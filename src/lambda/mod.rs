@@ -17,9 +17,9 @@ use crate::aws::usage::Usage;
 use crate::config::Config;
 use crate::core::outcome::{Counts, Outcome};
 use crate::pipeline::{Input, Pipeline};
-use crate::ports::{TaskDescriber, TaskStore};
+use crate::ports::{AlertLedger, AlertSink, NoAlerts, TaskDescriber, TaskStore};
 use crate::reconcile::run_scheduled;
-use metrics::{emf_line, MetricsTarget};
+use metrics::{alert_lines, emf_line, MetricsTarget};
 
 /// The EventBridge `source` of scheduled events (rules with a schedule expression).
 pub const SCHEDULE_SOURCE: &str = "aws.events";
@@ -123,15 +123,15 @@ impl Invocation {
 }
 
 /// The deployed function: the pipeline, what a schedule reconciles, and where metrics go.
-pub struct Function<D, S> {
-    pub pipeline: Pipeline<D, S>,
+pub struct Function<D, S, A = NoAlerts> {
+    pub pipeline: Pipeline<D, S, A>,
     pub reconcile_clusters: Vec<String>,
     pub usage: Arc<Usage>,
     pub metrics: Option<MetricsTarget>,
 }
 
-impl<D: TaskDescriber, S: TaskStore> Function<D, S> {
-    pub fn new(pipeline: Pipeline<D, S>, config: &Config, usage: Arc<Usage>) -> Self {
+impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Function<D, S, A> {
+    pub fn new(pipeline: Pipeline<D, S, A>, config: &Config, usage: Arc<Usage>) -> Self {
         Self {
             pipeline,
             reconcile_clusters: config.reconcile_clusters.clone(),
@@ -151,9 +151,16 @@ impl<D: TaskDescriber, S: TaskStore> Function<D, S> {
         let (result, invocation) = handle_counted(&self.pipeline, payload).await;
         invocation.log();
         let spent = self.usage.take();
+        let alerts = self.pipeline.take_alert_tally();
         if let Some(target) = &self.metrics {
             let timestamp = chrono::Utc::now().timestamp_millis();
-            println!("{}", emf_line(target, &invocation, &spent, timestamp));
+            println!(
+                "{}",
+                emf_line(target, &invocation, &spent, &alerts, timestamp)
+            );
+            for line in alert_lines(target, &alerts, timestamp) {
+                println!("{line}");
+            }
         }
         result
     }
@@ -174,8 +181,8 @@ pub fn is_scheduled_event(payload: &str) -> bool {
 }
 
 /// Handles one payload of either event shape and logs its summary line.
-pub async fn handle<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn handle<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     payload: &RawValue,
 ) -> Result<Value, InvocationError> {
     let (result, invocation) = handle_counted(pipeline, payload).await;
@@ -191,8 +198,8 @@ struct ShapeProbe {
 }
 
 /// Handles one payload of either event shape; says what it did.
-pub async fn handle_counted<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn handle_counted<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     payload: &RawValue,
 ) -> (Result<Value, InvocationError>, Invocation) {
     let is_sqs = serde_json::from_str::<ShapeProbe>(payload.get())
@@ -219,8 +226,8 @@ pub async fn handle_counted<D: TaskDescriber, S: TaskStore>(
 
 /// An SQS batch: every record gets its own outcome; failures are reported by messageId only, so
 /// SQS redelivers just those (and, after maxReceiveCount, moves them to the dead-letter queue).
-async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+async fn handle_sqs<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     batch: &SqsEvent,
     invocation: &mut Invocation,
 ) -> Result<SqsBatchResponse, InvocationError> {
@@ -254,8 +261,8 @@ async fn handle_sqs<D: TaskDescriber, S: TaskStore>(
 
 /// A single EventBridge event (rule → function): failure fails the invocation, so Lambda's async
 /// retries and on-failure destination take over.
-async fn handle_event<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+async fn handle_event<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     body: &str,
 ) -> (Result<Value, InvocationError>, Invocation) {
     let outcome = pipeline

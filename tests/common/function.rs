@@ -21,10 +21,18 @@ impl Function {
     /// Waits for the metrics line of every invocation so far. The function prints it before it
     /// answers, but the line is read from its stdout on another task, which a loaded machine may
     /// run late: wait for it (it normally is there at once), and fail loudly if it never comes.
+    /// (The per-kind alert lines are not among them: see [`Function::alert_metrics`].)
     pub async fn metrics(&self, invocations: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let lines = self.metrics.lock().unwrap().clone();
+            let lines: Vec<Value> = self
+                .metrics
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|line| line.get("Invocations").is_some())
+                .cloned()
+                .collect();
             if lines.len() >= invocations {
                 return lines;
             }
@@ -35,6 +43,21 @@ impl Function {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// The metrics lines of alerts sent, one per kind and invocation: (kind, count).
+    pub fn alert_metrics(&self) -> Vec<(String, f64)> {
+        self.metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| {
+                Some((
+                    line.get("Kind")?.as_str()?.to_owned(),
+                    line.get("Alerts")?.as_f64()?,
+                ))
+            })
+            .collect()
     }
 
     /// CPU time the process has used so far, user + system over all its threads (/proc), in

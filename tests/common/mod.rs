@@ -2,12 +2,14 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod browser;
 pub mod dynoxide;
 pub mod fargate;
 pub mod fault_proxy;
 pub mod function;
 pub mod moto;
 pub mod runtime_api;
+pub mod sns;
 pub mod story;
 pub mod stream;
 
@@ -350,10 +352,11 @@ pub fn number(item: &Item, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("item has no numeric {name}: {item:?}"))
 }
 
-pub fn flag(item: &Item, name: &str) -> Option<bool> {
+/// A flag of an item; items store flags only when true, so absent is false.
+pub fn flag(item: &Item, name: &str) -> bool {
     item.get(name)
         .and_then(|value| value.as_bool().ok())
-        .copied()
+        .is_some_and(|flag| *flag)
 }
 
 pub fn tags(item: &Item) -> Option<BTreeMap<String, String>> {
@@ -580,8 +583,12 @@ pub async fn run_many_tasks(
 }
 
 /// Sends already-read events through the pipeline, as one batch.
-pub async fn process_events<D: TaskDescriber, S: ecs_task_history::ports::TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn process_events<
+    D: TaskDescriber,
+    S: ecs_task_history::ports::TaskStore + ecs_task_history::ports::AlertLedger,
+    A: ecs_task_history::ports::AlertSink,
+>(
+    pipeline: &Pipeline<D, S, A>,
     events: &[ecs_task_history::core::event::TaskEvent],
 ) -> Vec<ecs_task_history::core::outcome::Outcome> {
     let inputs = events

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use ecs_task_history::lambda::handle;
 use ecs_task_history::pipeline::Pipeline;
 use ecs_task_history::ports::TaskDescriber;
-use ecs_task_history::ports::TaskStore;
+use ecs_task_history::ports::{AlertLedger, AlertSink, TaskStore};
 use serde_json::Value;
 
 use super::{sqs_batch, task_event, text, Harness, Item, LIFECYCLE};
@@ -85,8 +85,8 @@ pub struct Delivery {
 
 /// Delivers the events as SQS batches of `batch_size`. A failed record goes back into the queue
 /// at a random place among the next few batches (its visibility timeout), as SQS does.
-pub async fn deliver<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn deliver<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     events: &[Value],
     batch_size: usize,
     rng: &mut Rng,

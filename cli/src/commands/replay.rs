@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use ecs_task_history::aws::error::service_error;
 use ecs_task_history::core::outcome::{Counts, Outcome};
 use ecs_task_history::pipeline::{Input, Pipeline};
-use ecs_task_history::ports::{TaskDescriber, TaskStore};
+use ecs_task_history::ports::{AlertLedger, AlertSink, TaskDescriber, TaskStore};
 use serde_json::{json, Value};
 
 use crate::args::{Format, ReplayArgs};
@@ -184,8 +184,8 @@ fn expand(value: Value, events: &mut Vec<String>) {
 }
 
 /// Sends every source's events through the pipeline as one batch; what became of each source.
-pub async fn replay<D: TaskDescriber, S: TaskStore>(
-    pipeline: &Pipeline<D, S>,
+pub async fn replay<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
+    pipeline: &Pipeline<D, S, A>,
     sources: &[Source],
 ) -> Vec<Replayed> {
     let bodies: Vec<(usize, String)> = sources
@@ -308,9 +308,9 @@ impl Dlq<'_> {
 
 /// Replays the queue's messages until it is empty, deleting each one whose events are all in the
 /// history now and keeping the others.
-async fn drain_dlq<D: TaskDescriber, S: TaskStore>(
+async fn drain_dlq<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink>(
     context: &Context,
-    pipeline: &Pipeline<D, S>,
+    pipeline: &Pipeline<D, S, A>,
     queue_url: &str,
     summary: &mut Summary,
     err: &mut dyn Write,
@@ -388,7 +388,7 @@ impl Summary {
         match format {
             Format::Json => writeln!(out, "{document:#}"),
             Format::Jsonl => writeln!(out, "{document}"),
-            Format::Table => {
+            Format::Table | Format::Html => {
                 let events = self.counts.received();
                 writeln!(
                     out,

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod items;
 pub mod keys;
+pub mod ledger;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet};

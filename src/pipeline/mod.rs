@@ -1,6 +1,11 @@
 //! The one orchestration every entry point uses (the Lambda handler, `replay`, `backfill`, the
 //! scheduled reconciliation and the benchmark): inputs in, one typed outcome per input out.
-//! read → load snapshots → classify → enrich → write history → advance snapshots.
+//! read → load snapshots → classify → enrich → write history → alert on failed stops (once) →
+//! advance snapshots.
+
+mod alerts;
+
+pub use alerts::{AlertError, ALERT_LEASE_SECONDS};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,6 +13,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use tracing::{error, info, warn};
 
+use crate::core::alert::AlertRules;
 use crate::core::arn::Arn;
 use crate::core::classify::{classify_batch, Class, TaskEvents};
 use crate::core::enrich::{should_describe, EnrichMode};
@@ -18,8 +24,10 @@ use crate::core::history::{
 use crate::core::outcome::Outcome;
 use crate::core::rejected::identify;
 use crate::ports::{
-    Inserted, ServiceError, SnapshotWrite, TaskDescriber, TaskStore, MAX_TASKS_PER_CALL,
+    AlertLedger, AlertSink, Inserted, NoAlerts, ServiceError, SnapshotWrite, TaskDescriber,
+    TaskStore, MAX_TASKS_PER_CALL,
 };
+use alerts::Alerting;
 
 /// One thing to record.
 #[derive(Clone, Debug)]
@@ -71,10 +79,12 @@ enum Enrichment {
     Failed(ServiceError),
 }
 
-pub struct Pipeline<D, S> {
+pub struct Pipeline<D, S, A = NoAlerts> {
     describer: D,
     store: S,
     settings: Settings,
+    /// `None`: no alert topic is configured.
+    alerting: Option<Alerting<A>>,
 }
 
 /// A batch once classified and enriched: what planning its writes reads.
@@ -98,15 +108,35 @@ struct TaskWork<'a> {
     fresh: Vec<(usize, usize, bool)>,
 }
 
-impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
+impl<D, S> Pipeline<D, S> {
     pub fn new(describer: D, store: S, settings: Settings) -> Self {
         Self {
             describer,
             store,
             settings,
+            alerting: None,
+        }
+    }
+}
+
+impl<D, S, A> Pipeline<D, S, A> {
+    /// The same pipeline, alerting on failed stops to a sink as the rules say (`None`: not).
+    pub fn with_alerts<B>(self, alerts: Option<(B, AlertRules)>) -> Pipeline<D, S, B> {
+        Pipeline {
+            describer: self.describer,
+            store: self.store,
+            settings: self.settings,
+            alerting: alerts.map(|(sink, rules)| Alerting::new(sink, rules)),
         }
     }
 
+    /// Where alerts go, if anywhere.
+    pub fn alert_sink(&self) -> Option<&A> {
+        self.alerting.as_ref().map(|alerting| &alerting.sink)
+    }
+}
+
+impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Pipeline<D, S, A> {
     pub fn describer(&self) -> &D {
         &self.describer
     }
@@ -140,7 +170,10 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             owners.push(position);
         }
         let recorded = self.record(&events, known_tags, Utc::now()).await;
-        let mut clusters: Vec<&str> = events.iter().map(|e| e.detail.cluster_arn.as_str()).collect();
+        let mut clusters: Vec<&str> = events
+            .iter()
+            .map(|e| e.detail.cluster_arn.as_str())
+            .collect();
         clusters.sort_unstable();
         clusters.dedup();
         self.store.note_clusters(&clusters).await;
@@ -210,7 +243,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             self.store.put_fresh_history(&fresh_records).await
         };
         let finished: Vec<Vec<(usize, Outcome)>> = stream::iter(work.iter())
-            .map(|task| self.finish_task(task, &fresh_records, &written))
+            .map(|task| self.finish_task(task, &fresh_records, &written, received_at))
             .buffer_unordered(self.settings.task_concurrency.max(1))
             .collect()
             .await;
@@ -370,6 +403,7 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         task: &TaskWork<'_>,
         fresh_records: &[HistoryRecord],
         written: &[Result<(), ServiceError>],
+        received_at: DateTime<Utc>,
     ) -> Vec<(usize, Outcome)> {
         let late = async {
             let mut outcomes = Vec::with_capacity(task.late.len());
@@ -386,18 +420,21 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
             }
             outcomes
         };
-        let (mut late, fresh) = futures::join!(late, self.advance(task, fresh_records, written));
+        let advance = self.advance(task, fresh_records, written, received_at);
+        let (mut late, fresh) = futures::join!(late, advance);
         late.extend(fresh);
         late
     }
 
-    /// Moves the task's snapshot to its newest fresh record that was stored, and decides what
-    /// each fresh event became from what the store found.
+    /// Moves the task's snapshot to its newest fresh record that was stored, once that record's
+    /// alert (if it is a failed stop) is sent, and decides what each fresh event became from what
+    /// the store found.
     async fn advance(
         &self,
         task: &TaskWork<'_>,
         fresh_records: &[HistoryRecord],
         written: &[Result<(), ServiceError>],
+        received_at: DateTime<Utc>,
     ) -> Vec<(usize, Outcome)> {
         let mut outcomes = Vec::with_capacity(task.fresh.len());
         let mut stored = Vec::with_capacity(task.fresh.len());
@@ -420,6 +457,21 @@ impl<D: TaskDescriber, S: TaskStore> Pipeline<D, S> {
         let Some(record) = newest else {
             return outcomes;
         };
+        // Before the snapshot moves: until the alert is out, a redelivery finds the stop fresh and
+        // sends it (records are stored either way).
+        if let Err(err) = self.alert_once(record, received_at).await {
+            warn!(task_arn = %record.task_arn, error = %err, "the task's stop is recorded but its alert is not sent; its events will be retried");
+            let reason = err.to_string();
+            outcomes.extend(stored.into_iter().map(|(index, _)| {
+                (
+                    index,
+                    Outcome::Failed {
+                        reason: reason.clone(),
+                    },
+                )
+            }));
+            return outcomes;
+        }
         let mut next = Snapshot::from_record(record, task.snapshot);
         next.ecs_missing |= task.ecs_missing;
         // The snapshot may name an hour as indexed only once that hour's entry is written: if any
@@ -563,14 +615,14 @@ mod tests {
     use crate::ports::DescribedTask;
 
     const LIFECYCLE: [&str; 8] = [
-        include_str!("../events/fargate-web-v1-provisioning.json"),
-        include_str!("../events/fargate-web-v2-pending.json"),
-        include_str!("../events/fargate-web-v3-activating.json"),
-        include_str!("../events/fargate-web-v4-running.json"),
-        include_str!("../events/fargate-web-v5-deactivating.json"),
-        include_str!("../events/fargate-web-v6-stopping.json"),
-        include_str!("../events/fargate-web-v7-deprovisioning.json"),
-        include_str!("../events/fargate-web-v8-stopped.json"),
+        include_str!("../../events/fargate-web-v1-provisioning.json"),
+        include_str!("../../events/fargate-web-v2-pending.json"),
+        include_str!("../../events/fargate-web-v3-activating.json"),
+        include_str!("../../events/fargate-web-v4-running.json"),
+        include_str!("../../events/fargate-web-v5-deactivating.json"),
+        include_str!("../../events/fargate-web-v6-stopping.json"),
+        include_str!("../../events/fargate-web-v7-deprovisioning.json"),
+        include_str!("../../events/fargate-web-v8-stopped.json"),
     ];
 
     fn pipeline() -> Pipeline<MemoryEcs, MemoryStore> {
@@ -629,7 +681,7 @@ mod tests {
     #[tokio::test]
     async fn bodies_that_are_not_task_events_are_skipped_or_rejected_with_a_reason() {
         let pipeline = pipeline();
-        let other = include_str!("../events/container-instance-state-change.json");
+        let other = include_str!("../../events/container-instance-state-change.json");
         let inputs = vec![
             Input::Body {
                 source: Some("m1"),
