@@ -301,10 +301,10 @@ async fn describe_tasks_missing_and_other_failures_record_from_the_event_alone()
         let record = &history[0].1;
         if n < 4 {
             assert_eq!(tags(record), None, "no tags for an undescribed task");
-            assert_eq!(flag(record, "enriched"), None, "stored only when true");
+            assert!(!record.contains_key("enriched"), "stored only when true");
         } else {
             assert_eq!(tags(record).unwrap()["team"], "describe");
-            assert_eq!(flag(record, "enriched"), Some(true));
+            assert!(flag(record, "enriched"));
         }
     }
     assert!(proxy.injected().values().sum::<usize>() >= 1);
@@ -380,7 +380,7 @@ async fn an_oversized_task_is_stored_trimmed_and_marked_without_blocking_its_bat
     let history = harness.history(&arns[0]).await;
     assert_eq!(history.len(), 1);
     let record = &history[0].1;
-    assert_eq!(flag(record, "truncated"), Some(true));
+    assert!(flag(record, "truncated"));
     let size = item_size(record);
     assert!(size <= MAX_ITEM_BYTES, "{size} bytes");
     assert_eq!(tags(record).map(|t| t.len()), Some(50));
