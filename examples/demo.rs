@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
+use common::accounts::{Place, HOME, READER_ROLE};
 use common::fargate::{self, Network, Run};
 use common::function::{start_function_logged, Function};
 use common::runtime_api::Reply;
@@ -48,7 +49,7 @@ macro_rules! section {
 }
 
 /// What `make demo` shows, in order.
-const SECTIONS: [(&str, Section); 6] = [
+const SECTIONS: [(&str, Section); 7] = [
     section!("emulators and the history table", emulators),
     section!("the world in moto: cluster, tagged tasks", world),
     section!("events, in the order they are fed", events),
@@ -56,6 +57,10 @@ const SECTIONS: [(&str, Section); 6] = [
     section!(
         "failure alerts, as a subscriber of the SNS topic received them",
         alerts
+    ),
+    section!(
+        "an organization: a member account, another region",
+        organization
     ),
     section!("the history, read with the CLI", read_history),
 ];
@@ -537,9 +542,12 @@ async fn invoke_all(demo: &mut Demo) -> Result<(), String> {
             bootstrap.display()
         ));
     }
+    // As the central account of an organization deploys it: its own account, the members' role.
     let env = [
         ("RUST_LOG", "info"),
         ("ALERT_TOPIC_ARN", demo.topic.as_str()),
+        ("ACCOUNT_ID", HOME),
+        ("MEMBER_ROLE_NAME", READER_ROLE),
     ];
     let mut function = start_function_logged(&bootstrap, TABLE, &env, &log).await;
     println!(
@@ -728,6 +736,68 @@ async fn alerts(demo: &mut Demo) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Two more places of one organization: a task in member account 222222222222 (eu-west-1),
+/// described through the reader role the function assumes there, and one in the central account's
+/// us-west-2, described in that region. One SQS batch brings both (the organization's bus
+/// forwards every account's and region's events to the one queue); the CLI lists every cluster the
+/// table holds, and reads the member's task by ARN.
+async fn organization(demo: &mut Demo) -> Result<(), String> {
+    let member = Place::member("222222222222", "eu-west-1").await;
+    let west = Place::home("us-west-2").await;
+    let mut bodies = Vec::new();
+    let mut member_task = String::new();
+    for (n, (place, team)) in [(&member, "search"), (&west, "ml")].into_iter().enumerate() {
+        let (cluster, arns) = place.run_tasks(1, &[("team", team), ("env", "demo")]).await;
+        println!(
+            "  {} {:<10} task {}  tags team={team} env=demo",
+            place.account, place.region, arns[0]
+        );
+        let task = Task {
+            task_arn: arns[0].clone(),
+            cluster_arn: cluster.clone(),
+            task_definition_arn: format!(
+                "arn:aws:ecs:{}:{}:task-definition/{team}:1",
+                place.region, place.account
+            ),
+            group: format!("service:{team}"),
+            started_by: "ecs-svc/4242424242424242".into(),
+            cpu: "256".into(),
+            memory: "512".into(),
+            containers: vec![Container::new(
+                team,
+                "public.ecr.aws/acme/app:1",
+                256,
+                512,
+                true,
+            )],
+            overrides: serde_json::json!({"containerOverrides": []}),
+            subnet_id: "subnet-0b1c2d3e".into(),
+            availability_zone: format!("{}a", place.region),
+        };
+        let created = Utc::now() - Duration::minutes(20);
+        let mut story = TaskStory::new(task, created, Ending::Running, 40 + n as u64);
+        for version in 1..=story.last_version() {
+            bodies.push(story.event(version, Duration::zero()).to_string());
+        }
+        if member_task.is_empty() {
+            member_task = arns[0].clone();
+        }
+    }
+    let batch = common::sqs_batch(&bodies);
+    let function = demo
+        .function
+        .as_mut()
+        .ok_or("the function is not running")?;
+    let reply = invoke(function, &batch.to_string()).await?;
+    println!("  SQS {} → {}", bodies.len(), answer(&reply));
+    if !matches!(&reply, Reply::Response(v) if v["batchItemFailures"].as_array().is_some_and(Vec::is_empty))
+    {
+        demo.mismatches.push("organization batch".into());
+    }
+    cli(demo, &["clusters"]).await?;
+    cli(demo, &["task", &member_task]).await
 }
 
 /// The on-call view, with the CLI binary: the batch job's timeline, then the cluster's failures.

@@ -46,6 +46,10 @@ async fn shuffled_duplicated_batches_converge_to_in_order_delivery() {
     );
 
     let expected = table_state(&in_order).await;
-    assert_eq!(expected.len(), 50 * 9, "50 tasks × (8 versions + snapshot)");
+    assert_eq!(
+        expected.len(),
+        50 * 9 + 5,
+        "50 tasks × (8 versions + snapshot), and the 5 clusters in the catalog"
+    );
     assert_same_state(&expected, &table_state(&shuffled).await);
 }

@@ -82,7 +82,11 @@ async fn every_task_is_described_in_its_own_account_and_region_and_one_unreachab
     };
 
     // THEN none is left for redelivery, and every task described has its own account's tags
-    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
     for placed in &tasks {
         let harness_items = common::scan_table(&dynamodb, &table).await;
         let record = harness_items
@@ -96,7 +100,12 @@ async fn every_task_is_described_in_its_own_account_and_region_and_one_unreachab
             assert!(record.tags.values.is_empty() && !record.tags.enriched);
         } else {
             let expected = format!("{}/{}", placed.place.account, placed.place.region);
-            assert_eq!(record.tags.values.get("place"), Some(&expected), "{}", placed.task);
+            assert_eq!(
+                record.tags.values.get("place"),
+                Some(&expected),
+                "{}",
+                placed.task
+            );
         }
     }
 
@@ -119,7 +128,11 @@ async fn every_task_is_described_in_its_own_account_and_region_and_one_unreachab
         seen.entry((placed.place.account.clone(), call.access_key.clone()))
             .or_default();
     }
-    assert_eq!(seen.len(), 2, "one key for home, one for the member: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "one key for home, one for the member: {seen:?}"
+    );
     // One AssumeRole per member account, shared by its regions; the denied one once.
     let assumed = calls(&log, "AssumeRole");
     assert_eq!(assumed.len(), 2, "{assumed:?}");
@@ -135,7 +148,11 @@ async fn every_task_is_described_in_its_own_account_and_region_and_one_unreachab
     else {
         panic!("the second batch failed")
     };
-    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
 
     // THEN the unreachable account is not asked again (for a while), credentials are reused, and
     // its trouble was said once, naming the member template
@@ -154,7 +171,10 @@ async fn every_task_is_described_in_its_own_account_and_region_and_one_unreachab
         .collect();
     assert_eq!(trouble.len(), 1, "{logs:#?}");
     assert_eq!(trouble[0]["account"], NO_ROLE);
-    assert!(trouble[0]["message"].as_str().unwrap().contains("member.yaml"));
+    assert!(trouble[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("member.yaml"));
 }
 
 /// Reconciliation and backfill reach a member account's cluster through the same role.

@@ -93,7 +93,7 @@ impl CliError {
             ErrorClass::AccessDenied => Self::new(
                 ErrorKind::Credentials,
                 format!("access denied reading table {table}: {}", err.message),
-                "the caller needs dynamodb:Query and dynamodb:BatchGetItem on the table and its indexes",
+                "the caller needs dynamodb:Query on the table and its index",
             ),
             _ => Self::aws(err, "dynamodb:Query on the table"),
         }

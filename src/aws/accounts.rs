@@ -392,21 +392,55 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn each_account_and_region_has_its_own_describe_tasks_bucket() {
         let accounts = accounts().await;
-        let busy = reached(accounts.reach(Some(&location("222222222222", "us-east-1"))).await);
-        let other = reached(accounts.reach(Some(&location("333333333333", "us-east-1"))).await);
-        let home_west = reached(accounts.reach(Some(&location("111111111111", "us-west-2"))).await);
+        let busy = reached(
+            accounts
+                .reach(Some(&location("222222222222", "us-east-1")))
+                .await,
+        );
+        let other = reached(
+            accounts
+                .reach(Some(&location("333333333333", "us-east-1")))
+                .await,
+        );
+        let home_west = reached(
+            accounts
+                .reach(Some(&location("111111111111", "us-west-2")))
+                .await,
+        );
         assert_eq!(busy.limiter.acquire().await, Duration::ZERO);
-        assert!(busy.limiter.acquire().await > Duration::from_millis(900), "the burst is spent");
-        assert_eq!(other.limiter.acquire().await, Duration::ZERO, "another account's is not");
-        assert_eq!(home_west.limiter.acquire().await, Duration::ZERO, "nor another region's");
-        let again = reached(accounts.reach(Some(&location("222222222222", "us-east-1"))).await);
-        assert!(Arc::ptr_eq(&again.limiter, &busy.limiter), "one bucket per place, kept");
+        assert!(
+            busy.limiter.acquire().await > Duration::from_millis(900),
+            "the burst is spent"
+        );
+        assert_eq!(
+            other.limiter.acquire().await,
+            Duration::ZERO,
+            "another account's is not"
+        );
+        assert_eq!(
+            home_west.limiter.acquire().await,
+            Duration::ZERO,
+            "nor another region's"
+        );
+        let again = reached(
+            accounts
+                .reach(Some(&location("222222222222", "us-east-1")))
+                .await,
+        );
+        assert!(
+            Arc::ptr_eq(&again.limiter, &busy.limiter),
+            "one bucket per place, kept"
+        );
     }
 
     #[tokio::test]
     async fn the_home_account_and_region_is_reached_with_the_functions_own_client() {
         let accounts = accounts().await;
-        let home = reached(accounts.reach(Some(&location("111111111111", "us-east-1"))).await);
+        let home = reached(
+            accounts
+                .reach(Some(&location("111111111111", "us-east-1")))
+                .await,
+        );
         assert_eq!(home.location, accounts.home.location);
         let none = reached(accounts.reach(None).await);
         assert!(Arc::ptr_eq(&home, &none));
@@ -422,7 +456,10 @@ mod tests {
         let member = location("222222222222", "eu-west-1");
         reached(accounts.reach(Some(&member)).await);
         assert!(accounts.mark_unreachable(&member, "AccessDenied"));
-        assert!(matches!(accounts.reach(Some(&member)).await, Reach::Unreachable));
+        assert!(matches!(
+            accounts.reach(Some(&member)).await,
+            Reach::Unreachable
+        ));
         let same_account_elsewhere = location("222222222222", "us-east-1");
         reached(accounts.reach(Some(&same_account_elsewhere)).await);
     }
@@ -440,7 +477,10 @@ mod tests {
         };
         let accounts = Accounts::new(&sdk, settings, Arc::default());
         let member = location("222222222222", "us-east-1");
-        assert!(matches!(accounts.reach(Some(&member)).await, Reach::Unreachable));
+        assert!(matches!(
+            accounts.reach(Some(&member)).await,
+            Reach::Unreachable
+        ));
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
         assert_eq!(partition_of("eu-west-1"), "aws");

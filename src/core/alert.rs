@@ -419,21 +419,17 @@ pub fn parse_categories(text: &str) -> Option<BTreeSet<Category>> {
 mod tests {
     use super::*;
     use crate::core::diagnosis::diagnose;
-    use crate::core::event::tests::task;
-    use crate::core::history::{normalize, RecordContext, TagSource, Tags};
+    use crate::core::history::tests::sample;
+    use crate::core::history::{TagSource, Tags};
 
     fn record(json: &str) -> HistoryRecord {
-        normalize(
-            &task(json),
-            RecordContext {
-                tags: Tags {
-                    values: [("team".to_owned(), "data".to_owned())].into(),
-                    source: TagSource::DescribeTasks,
-                    enriched: true,
-                },
-                late_arrival: false,
-                received_at: Utc::now(),
-                retention_days: 90,
+        let team = [("team".to_owned(), "data".to_owned())].into();
+        sample(
+            json,
+            Tags {
+                values: team,
+                source: TagSource::DescribeTasks,
+                enriched: true,
             },
         )
     }

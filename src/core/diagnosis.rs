@@ -1135,23 +1135,15 @@ fn human_duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::tests::task;
-    use crate::core::history::{normalize, RecordContext, Tags};
+    use crate::core::history::tests::sample;
+    use crate::core::history::Tags;
 
     const V8: &str = include_str!("../../events/fargate-web-v8-stopped.json");
     const OOM: &str = include_str!("../../events/fargate-batch-stopped-oom.json");
     const PULL_FAILED: &str = include_str!("../../events/fargate-failed-to-start.json");
 
     fn record(json: &str) -> HistoryRecord {
-        normalize(
-            &task(json),
-            RecordContext {
-                tags: Tags::none(),
-                late_arrival: false,
-                received_at: chrono::DateTime::UNIX_EPOCH,
-                retention_days: 30,
-            },
-        )
+        sample(json, Tags::none())
     }
 
     /// A STOPPED service task (started, so it reached RUNNING) with the given stop details.

@@ -453,7 +453,7 @@ pub fn truncate_text(text: &str, max_bytes: usize) -> (&str, bool) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::event::tests::task as event;
 
@@ -470,6 +470,20 @@ mod tests {
             received_at: received(),
             retention_days: 30,
         }
+    }
+
+    /// A sample event's record, as the pipeline would make it with these tags; shared by the
+    /// other modules' tests.
+    pub(crate) fn sample(json: &str, tags: Tags) -> HistoryRecord {
+        normalize(
+            &event(json),
+            RecordContext {
+                tags,
+                late_arrival: false,
+                received_at: Utc::now(),
+                retention_days: 90,
+            },
+        )
     }
 
     fn described(pairs: &[(&str, &str)]) -> Tags {

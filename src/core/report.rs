@@ -12,10 +12,10 @@ use crate::core::enums::TaskStatus;
 use crate::core::history::HistoryRecord;
 use crate::core::timeline::{failing_exit, notes, phases, Note, Phase};
 
-/// Lanes one report draws at most. 2,000 lanes render in a browser in well under 2 s and keep the
-/// file under 5 MB (README, "The HTML report"); beyond that the failed tasks are kept first, then
-/// the most recently changed, and the page says how many were left out. The counts at the top
-/// always cover every task of the window.
+/// Lanes one report draws at most: 2,000 lanes render in a browser in well under 2 s and keep the
+/// file under 5 MB (`cargo test -p ecs-task-history-cli --test report -- --ignored a_report_of_2000`).
+/// Beyond that the failed tasks are kept first, then the most recently changed, and the page says
+/// how many were left out. The counts at the top always cover every task of the window.
 pub const MAX_LANES: usize = 2_000;
 
 /// Every outcome, in legend order: still running, the clean stop, then the failures.
@@ -822,7 +822,10 @@ mod tests {
         let pending = web_task("pending", &[1, 2]);
         let lane = one(&pending);
         assert_eq!(phase_names(&lane), ["provisioning"]);
-        assert_eq!(lane.segments[0].to, to, "still provisioning at the window's end");
+        assert_eq!(
+            lane.segments[0].to, to,
+            "still provisioning at the window's end"
+        );
         let activating = web_task("activating", &[1, 2, 3]);
         let lane = one(&activating);
         assert_eq!(phase_names(&lane), ["provisioning", "pull", "starting"]);
@@ -830,7 +833,10 @@ mod tests {
         let mut stopping = web_task("stopping", &[1, 2, 3, 4, 5]);
         stopping[4].stopped_at = None;
         let lane = one(&stopping);
-        assert_eq!(lane.segments.last().map(|s| (s.phase, s.to)), Some((Phase::Stopping, to)));
+        assert_eq!(
+            lane.segments.last().map(|s| (s.phase, s.to)),
+            Some((Phase::Stopping, to))
+        );
     }
 
     #[test]
@@ -887,7 +893,10 @@ mod tests {
             (segment.phase, segment.from),
             (Phase::Running, bare[0].event_time)
         );
-        assert_eq!(lane.gaps[0].from, lane.gaps[0].to, "no time known before it");
+        assert_eq!(
+            lane.gaps[0].from, lane.gaps[0].to,
+            "no time known before it"
+        );
     }
 
     #[test]
@@ -933,7 +942,11 @@ mod tests {
         assert_eq!(phase_names(&lane), ["running", "stopping"]);
         assert_eq!(lane.segments[0].from, from);
         let versions: Vec<u64> = lane.versions.iter().map(|v| v.version).collect();
-        assert_eq!(versions, [5, 6, 7, 8], "only the versions within the window");
+        assert_eq!(
+            versions,
+            [5, 6, 7, 8],
+            "only the versions within the window"
+        );
     }
 
     #[test]
@@ -941,7 +954,10 @@ mod tests {
         let records = web();
         let (from, to) = (at("2026-11-20T03:00:00Z"), at("2026-11-20T03:20:00Z"));
         let lane = lane(&records, from, to).unwrap();
-        assert_eq!(lane.newest.version, 4, "the task as it was at the window's end");
+        assert_eq!(
+            lane.newest.version, 4,
+            "the task as it was at the window's end"
+        );
         assert!(lane.running_at_end);
         assert_eq!(lane.to, to);
         let early = (at("2026-11-20T01:00:00Z"), at("2026-11-20T02:00:00Z"));
@@ -968,7 +984,11 @@ mod tests {
             ["service web", "service worker", "task family batch-job"]
         );
         let web = &report.groups[0];
-        let ids: Vec<&str> = web.lanes.iter().map(|l| l.newest.task_id.as_str()).collect();
+        let ids: Vec<&str> = web
+            .lanes
+            .iter()
+            .map(|l| l.newest.task_id.as_str())
+            .collect();
         assert_eq!(
             ids,
             ["a-early", "b-late", "cacd517d557c303796ba0004383e5e65"],
@@ -986,7 +1006,10 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(labels, [("A", Some("web:7"), 2, 0), ("B", Some("web:8"), 1, 1)]);
+        assert_eq!(
+            labels,
+            [("A", Some("web:7"), 2, 0), ("B", Some("web:8"), 1, 1)]
+        );
         let lane_deployments: Vec<usize> = web.lanes.iter().map(|l| l.deployment).collect();
         assert_eq!(lane_deployments, [0, 0, 1]);
         assert_eq!(
@@ -1016,11 +1039,20 @@ mod tests {
         let kinds: Vec<(&str, usize, Vec<i64>)> = summary
             .failures
             .iter()
-            .map(|f| (f.kind.slug(), f.count, f.exit_codes.iter().copied().collect()))
+            .map(|f| {
+                (
+                    f.kind.slug(),
+                    f.count,
+                    f.exit_codes.iter().copied().collect(),
+                )
+            })
             .collect();
         assert_eq!(
             kinds,
-            [("image-not-found", 1, vec![]), ("out-of-memory", 1, vec![137])]
+            [
+                ("image-not-found", 1, vec![]),
+                ("out-of-memory", 1, vec![137])
+            ]
         );
         assert!(summary.failures[1].example.starts_with("OutOfMemoryError"));
         let count = |category| {
@@ -1078,7 +1110,10 @@ mod tests {
         let (from, to) = window();
         let hourly = ticks(from, to, &Utc, 10);
         let labels: Vec<&str> = hourly.iter().map(|t| t.label.as_str()).collect();
-        assert_eq!(labels, ["00:00", "01:00", "02:00", "03:00", "04:00", "05:00", "06:00"]);
+        assert_eq!(
+            labels,
+            ["00:00", "01:00", "02:00", "03:00", "04:00", "05:00", "06:00"]
+        );
         assert_eq!(hourly[0].day.as_deref(), Some("2026-11-20"));
         assert!(hourly[1..].iter().all(|t| t.day.is_none()));
 
@@ -1088,7 +1123,12 @@ mod tests {
         assert_eq!(local[0].at, at("2026-11-20T00:30:00Z"));
         assert_eq!(local[0].label, "06:00");
 
-        let minutes = ticks(at("2026-11-20T23:52:10Z"), at("2026-11-21T00:21:00Z"), &Utc, 8);
+        let minutes = ticks(
+            at("2026-11-20T23:52:10Z"),
+            at("2026-11-21T00:21:00Z"),
+            &Utc,
+            8,
+        );
         let labels: Vec<(&str, Option<&str>)> = minutes
             .iter()
             .map(|t| (t.label.as_str(), t.day.as_deref()))

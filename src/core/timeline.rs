@@ -124,19 +124,11 @@ pub fn failing_exit(record: &HistoryRecord) -> Option<(i64, Option<&str>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::tests::task;
-    use crate::core::history::{normalize, RecordContext, Tags};
+    use crate::core::history::tests::sample;
+    use crate::core::history::Tags;
 
     fn record(json: &str) -> HistoryRecord {
-        normalize(
-            &task(json),
-            RecordContext {
-                tags: Tags::none(),
-                late_arrival: false,
-                received_at: Utc::now(),
-                retention_days: 90,
-            },
-        )
+        sample(json, Tags::none())
     }
 
     fn at_version(mut record: HistoryRecord, version: u64) -> HistoryRecord {

@@ -144,8 +144,16 @@ impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Function<D, S, 
     pub async fn invoke(&self, payload: &RawValue) -> Result<Value, InvocationError> {
         if is_scheduled_event(payload.get()) {
             let answer = run_scheduled(&self.pipeline, &self.reconcile_clusters).await;
-            // Reconciliation logs its own summary lines; its requests are not event metrics.
+            // Reconciliation logs its own summary lines; its requests are not event metrics, but
+            // the alerts it sent (failures whose events were lost) are counted by kind.
             self.usage.take();
+            let alerts = self.pipeline.take_alert_tally();
+            if let Some(target) = &self.metrics {
+                let timestamp = chrono::Utc::now().timestamp_millis();
+                for line in alert_lines(target, &alerts, timestamp) {
+                    println!("{line}");
+                }
+            }
             return Ok(answer);
         }
         let (result, invocation) = handle_counted(&self.pipeline, payload).await;

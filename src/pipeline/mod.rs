@@ -181,14 +181,7 @@ impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Pipeline<D, S, 
             log_outcome(event, &outcome);
             outcomes[position] = Some(outcome);
         }
-        outcomes
-            .into_iter()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|| Outcome::Failed {
-                    reason: "internal: input left unprocessed".into(),
-                })
-            })
-            .collect()
+        every_one(outcomes)
     }
 
     /// Records a batch of task events; one outcome per event, in order.
@@ -250,14 +243,7 @@ impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Pipeline<D, S, 
         for (index, outcome) in finished.into_iter().flatten() {
             outcomes[index] = Some(outcome);
         }
-        outcomes
-            .into_iter()
-            .map(|outcome| {
-                outcome.unwrap_or_else(|| Outcome::Failed {
-                    reason: "internal: event left unprocessed".into(),
-                })
-            })
-            .collect()
+        every_one(outcomes)
     }
 
     /// Decides what one task's events write: duplicates nothing, stale events their own record if
@@ -497,6 +483,19 @@ impl<D: TaskDescriber, S: TaskStore + AlertLedger, A: AlertSink> Pipeline<D, S, 
         }
         outcomes
     }
+}
+
+/// One outcome per input: a slot the pipeline left empty is an internal error, failed (and so
+/// delivered again), never a silent success.
+fn every_one(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.unwrap_or_else(|| Outcome::Failed {
+                reason: "internal: input left unprocessed".into(),
+            })
+        })
+        .collect()
 }
 
 /// A body that is not a task event to record: its outcome, logged here (recorded events are

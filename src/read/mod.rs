@@ -100,7 +100,9 @@ impl HistoryReader {
     /// 7): one Query of the catalog partition, never a scan.
     pub async fn clusters(&self) -> Result<Vec<CatalogEntry>, ServiceError> {
         let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(CATALOG_PK.to_owned()))]);
-        let items = self.query_all(None, "pk = :pk", values, None, false).await?;
+        let items = self
+            .query_all(None, "pk = :pk", values, None, false)
+            .await?;
         Ok(items
             .iter()
             .filter_map(|item| match catalog_entry(item) {

@@ -100,6 +100,11 @@ impl Browser {
         browser
     }
 
+    /// Chromium's process id, which is also its process group's.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A CDP command on the page; panics with Chromium's error and stderr if it fails.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let session = self.session.clone();
@@ -460,6 +465,25 @@ impl WebSocket {
             }
         }
     }
+}
+
+/// Processes of process group `group` still alive (zombies waiting for their reaper excluded).
+pub fn live_in_group(group: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| {
+            // `pid (comm) state ppid pgrp …`; comm may hold spaces, so read after its `)`.
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().collect())
+                .unwrap_or_default();
+            fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str())
+        })
+        .count()
 }
 
 /// Standard base64 (with padding), as CDP sends screenshots.

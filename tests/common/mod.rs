@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod browser;
 pub mod dynoxide;
+pub mod emulator;
 pub mod fargate;
 pub mod fault_proxy;
 pub mod function;

@@ -1,12 +1,12 @@
 //! One moto server per test binary, on 127.0.0.1, killed when the test process exits.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+
+use super::emulator::{free_port, serve};
 
 static ENDPOINT: OnceLock<String> = OnceLock::new();
 
@@ -22,13 +22,6 @@ fn moto_server_path() -> PathBuf {
     super::root().join(".venv/moto/bin/moto_server")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("no free loopback port")
-}
-
 fn start() -> String {
     let path = moto_server_path();
     assert!(
@@ -37,47 +30,11 @@ fn start() -> String {
         path.display()
     );
     let port = free_port();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    // The child is spawned from a thread that lives as long as the process, so PR_SET_PDEATHSIG
-    // (which fires when the spawning *thread* exits) kills moto exactly when the tests end.
-    std::thread::spawn(move || {
-        let mut command = Command::new(&path);
-        command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn();
-        let spawned = child.is_ok();
-        let _ = ready_tx.send(child.map(|_| ()).map_err(|err| err.to_string()));
-        if spawned {
-            loop {
-                std::thread::park();
-            }
-        }
-    });
-    ready_rx
-        .recv()
-        .expect("moto spawner thread died")
-        .expect("could not start moto server");
-
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto did not listen on {endpoint} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut command = Command::new(&path);
+    command
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stderr(Stdio::null());
+    let endpoint = serve("moto", command, port);
     // Keep task status where the test put it: by default every DescribeTasks advances it one step.
     raw_request(
         &endpoint,

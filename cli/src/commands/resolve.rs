@@ -32,7 +32,7 @@ pub async fn cluster(context: &Context, cluster: &str, place: &Where) -> Result<
         CliError::new(
             ErrorKind::NotFound,
             format!("ECS knows no cluster named {cluster:?} in this region"),
-            "check the name and region, or pass the cluster ARN, or --account (and --region) for a member account's (a deleted cluster's history is still readable by ARN)",
+            "check the name and region, or pass the cluster ARN, or --account (and --cluster-region) for a member account's (a deleted cluster's history is still readable by ARN)",
         )
     })
 }

@@ -4,19 +4,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
 use chrono::Utc;
 
 use super::keys::{iso_time, task_pk};
-use super::DynamoStore;
+use super::{DynamoStore, Put};
 use crate::aws::error::service_error;
 use crate::core::alert::Window;
 use crate::core::history::expiry;
-use crate::ports::{AlertEnd, AlertLedger, Claim, ServiceError};
+use crate::ports::{AlertEnd, AlertLedger, Claim, ErrorClass, ServiceError};
 
 /// The sort key of a task's alert claim.
 pub const ALERT_SK: &str = "ALERT";
@@ -46,15 +43,6 @@ pub fn window_pk(window: &Window) -> String {
 impl DynamoStore {
     fn keys(pk: String, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
         HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-    }
-
-    fn ledger_error(&self, operation: &'static str, message: String) -> ServiceError {
-        ServiceError {
-            operation,
-            target: format!("table {}", self.table),
-            message,
-            class: crate::ports::ErrorClass::Other,
-        }
     }
 
     /// An UpdateItem of one item; `None` when its condition failed.
@@ -122,54 +110,30 @@ impl AlertLedger for DynamoStore {
             (":pending".to_owned(), s(PENDING)),
             (":expired".to_owned(), n((now - lease).timestamp_millis())),
         ]);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :pending AND claimedAt < :expired)",
-            )
-            .set_expression_attribute_names(state_names())
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                self.count_capacity(output.consumed_capacity(), true);
-                Ok(Claim::Won)
-            }
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(err))
-                if matches!(err.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                let old = match err.into_err() {
-                    PutItemError::ConditionalCheckFailedException(failed) => failed.item,
-                    _ => None,
-                }
-                .unwrap_or_default();
-                let state = old
-                    .get(STATE)
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str);
-                let holder = old
-                    .get(OWNER)
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str);
-                Ok(match (state, holder) {
-                    // Our own claim, its answer lost and the request retried by the SDK.
-                    (Some(PENDING), Some(holder)) if holder == owner => Claim::Won,
-                    (Some(PENDING), _) => Claim::Busy,
-                    _ => Claim::Done,
-                })
-            }
-            Err(err) => Err(service_error(
+        let condition = "attribute_not_exists(pk) OR (#state = :pending AND claimedAt < :expired)";
+        let put = self
+            .put_if(
                 "DynamoDB PutItem",
-                format!("table {}", self.table),
-                &err,
-            )),
-        }
+                item,
+                condition,
+                Some(values),
+                state_names(),
+            )
+            .await?;
+        let Put::Refused(old) = put else {
+            return Ok(Claim::Won);
+        };
+        let text = |name: &str| {
+            old.get(name)
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+        };
+        Ok(match (text(STATE), text(OWNER)) {
+            // Our own claim, its answer lost and the request retried by the SDK.
+            (Some(PENDING), Some(holder)) if holder == owner => Claim::Won,
+            (Some(PENDING), _) => Claim::Busy,
+            _ => Claim::Done,
+        })
     }
 
     async fn release_alert(&self, task_arn: &str, owner: &str) -> Result<(), ServiceError> {
@@ -221,9 +185,10 @@ impl AlertLedger for DynamoStore {
             .await?;
         match updated {
             Some(_) => Ok(()),
-            None => Err(self.ledger_error(
+            None => Err(self.error(
                 "DynamoDB UpdateItem",
                 format!("the alert claim of {task_arn} is no longer {owner}'s"),
+                ErrorClass::Other,
             )),
         }
     }

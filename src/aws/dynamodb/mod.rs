@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt};
 use tracing::warn;
 
-use super::error::{concise, service_error};
+use super::error::service_error;
 use super::usage::Usage;
 use crate::core::history::{HistoryRecord, Snapshot};
 use crate::ports::{ErrorClass, Inserted, ServiceError, SnapshotWrite, TaskStore};
@@ -101,7 +101,12 @@ impl DynamoStore {
         .await
     }
 
-    fn error(&self, operation: &'static str, message: String, class: ErrorClass) -> ServiceError {
+    pub(super) fn error(
+        &self,
+        operation: &'static str,
+        message: String,
+        class: ErrorClass,
+    ) -> ServiceError {
         ServiceError {
             operation,
             target: format!("table {}", self.table),
@@ -112,12 +117,13 @@ impl DynamoStore {
 
     /// A conditional PutItem; a failed condition is an answer, not an error: it carries the item
     /// that stopped it (`ReturnValuesOnConditionCheckFailure=ALL_OLD`).
-    async fn put_if(
+    pub(super) async fn put_if(
         &self,
         operation: &'static str,
         item: Item,
         condition: &str,
         values: Option<Item>,
+        names: Option<HashMap<String, String>>,
     ) -> Result<Put, ServiceError> {
         let result = self
             .client
@@ -126,6 +132,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values(values)
+            .set_expression_attribute_names(names)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
@@ -154,7 +161,12 @@ impl DynamoStore {
 
     /// The unconditional PutItem of one BatchWriteItem put request.
     async fn put_one(&self, request: WriteRequest) -> Result<(), ServiceError> {
-        let item = request.put_request.map(|put| put.item).unwrap_or_default();
+        self.put_item(request.put_request.map(|put| put.item).unwrap_or_default())
+            .await
+    }
+
+    /// An unconditional PutItem.
+    async fn put_item(&self, item: Item) -> Result<(), ServiceError> {
         let output = self
             .client
             .put_item()
@@ -168,6 +180,27 @@ impl DynamoStore {
             })?;
         self.count_capacity(output.consumed_capacity(), true);
         Ok(())
+    }
+
+    /// A BatchWriteItem that failed as a whole. DynamoDB refuses the whole request for one
+    /// invalid item: its items are then written one by one, so that only that item's event is
+    /// rejected. Any other failure is every item's.
+    async fn batch_refused(
+        &self,
+        failure: ServiceError,
+        pending: Vec<(usize, WriteRequest)>,
+        results: &mut [Result<(), ServiceError>],
+    ) {
+        if failure.class == ErrorClass::Validation && pending.len() > 1 {
+            warn!(error = %failure, items = pending.len(), "BatchWriteItem refused; writing its items one by one");
+            for (index, request) in pending {
+                results[index] = self.put_one(request).await;
+            }
+        } else {
+            for (index, _) in pending {
+                results[index] = Err(failure.clone());
+            }
+        }
     }
 
     /// One BatchWriteItem of at most 25 records, re-sending `UnprocessedItems` with backoff; one
@@ -211,23 +244,9 @@ impl DynamoStore {
             let output = match output {
                 Ok(output) => output,
                 Err(err) => {
-                    let failure = service_error(
-                        "DynamoDB BatchWriteItem",
-                        format!("table {}", self.table),
-                        &err,
-                    );
-                    // DynamoDB refuses the whole request for one invalid item: write them one by
-                    // one, so that only that item's event is rejected.
-                    if failure.class == ErrorClass::Validation && pending.len() > 1 {
-                        warn!(error = %concise(&err), items = pending.len(), "BatchWriteItem refused; writing its items one by one");
-                        for (index, request) in pending {
-                            results[index] = self.put_one(request).await;
-                        }
-                    } else {
-                        for (index, _) in pending {
-                            results[index] = Err(failure.clone());
-                        }
-                    }
+                    let target = format!("table {}", self.table);
+                    let failure = service_error("DynamoDB BatchWriteItem", target, &err);
+                    self.batch_refused(failure, pending, &mut results).await;
                     return results;
                 }
             };
@@ -298,6 +317,7 @@ impl TaskStore for DynamoStore {
                 history_item(record),
                 "attribute_not_exists(pk)",
                 None,
+                None,
             )
             .await?;
         // A record in the way may be this very write, executed but its answer lost and retried by
@@ -320,6 +340,7 @@ impl TaskStore for DynamoStore {
                 snapshot_item(snapshot),
                 "attribute_not_exists(pk) OR version < :v",
                 Some(values),
+                None,
             )
             .await?;
         Ok(match put {
@@ -341,23 +362,16 @@ impl TaskStore for DynamoStore {
         };
         for cluster_arn in new {
             let item = cluster_item(&cluster_arn, chrono::Utc::now(), self.retention_days);
-            let written = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match written {
-                Ok(output) => {
-                    self.count_capacity(output.consumed_capacity(), true);
+            match self.put_item(item).await {
+                Ok(()) => {
                     self.noted
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(cluster_arn);
                 }
-                Err(err) => warn!(error = %concise(&err), cluster_arn, "could not note the cluster in the catalog; the next batch tries again"),
+                Err(err) => {
+                    warn!(error = %err, cluster_arn, "could not note the cluster in the catalog; the next batch tries again")
+                }
             }
         }
     }
@@ -371,7 +385,7 @@ fn stored_version(item: &Item) -> Option<u64> {
 }
 
 /// What a conditional PutItem did.
-enum Put {
+pub(super) enum Put {
     Written,
     /// The condition failed; the item that failed it (empty if DynamoDB did not return it).
     Refused(Item),
