@@ -73,7 +73,7 @@ test-integration: $(MOTO) $(DYNOXIDE) chromium ## Emulator and end-to-end tests:
 # without one. CHROMIUM (also read by the test) names another browser binary. Debian's package, with
 # apt-get as root, else through sudo (a developer machine); nothing is installed when it is there.
 CHROMIUM ?= /usr/bin/chromium
-chromium: ## Install Debian's chromium (the report's browser test) unless $$CHROMIUM is there
+chromium: ## Install Debian's chromium for the report's browser test, unless CHROMIUM names one
 	@if [ -x "$(CHROMIUM)" ] || command -v "$(CHROMIUM)" >/dev/null 2>&1; then \
 		echo "chromium: $(CHROMIUM)"; \
 	elif [ "$$(id -u)" = 0 ]; then \

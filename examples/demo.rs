@@ -815,19 +815,8 @@ async fn read_history(demo: &mut Demo) -> Result<(), String> {
 async fn cli(demo: &Demo, args: &[&str]) -> Result<(), String> {
     let binary = demo.bin.join("ecs-task-history");
     println!("\n$ ecs-task-history {}", args.join(" "));
-    let output = tokio::process::Command::new(&binary)
+    let output = common::cli_command(&binary, TABLE)
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(common::emulator_env())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("TABLE_NAME", TABLE)
-        .kill_on_drop(true)
         .output()
         .await
         .map_err(|err| format!("{}: {err}", binary.display()))?;

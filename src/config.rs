@@ -1,9 +1,7 @@
 //! Runtime configuration from environment variables, read once at cold start.
 
-use crate::aws::accounts::EcsSettings;
 use crate::core::alert::{parse_categories, AlertRules};
 use crate::core::enrich::EnrichMode;
-use crate::lambda::metrics::MetricsTarget;
 use crate::pipeline::Settings;
 
 /// SDK attempts per AWS call unless `AWS_MAX_ATTEMPTS` says otherwise.
@@ -47,6 +45,30 @@ pub struct Config {
     pub warm_connections: bool,
     /// `ALERT_TOPIC_ARN` and the `ALERT_*` rules; `None` (no topic): no alerts.
     pub alerts: Option<Alerts>,
+}
+
+/// How the function reaches ECS outside its own account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EcsSettings {
+    /// DescribeTasks calls per second per account and region (0 = unlimited).
+    pub describe_tasks_per_second: f64,
+    /// Calls allowed at once before the rate applies.
+    pub describe_tasks_burst: u32,
+    /// The function's own account (`ACCOUNT_ID`); needed to tell member accounts apart.
+    pub home_account: Option<String>,
+    /// The reader role every member account has (`MEMBER_ROLE_NAME`); none: members are not described.
+    pub member_role: Option<String>,
+    /// `MEMBER_ROLE_EXTERNAL_ID`, if the member roles require one.
+    pub external_id: Option<String>,
+}
+
+/// Where the metrics go and under which dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsTarget {
+    /// `METRICS_NAMESPACE` (default `EcsTaskHistory`; empty turns metrics off).
+    pub namespace: String,
+    /// The `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
 }
 
 /// Failure alerts: where they go and which failures alert.

@@ -83,17 +83,7 @@ async fn deliver(function: &Function, batches: &[Vec<String>]) -> Vec<Vec<String
         let reply = tokio::time::timeout(Duration::from_secs(60), function.api.invoke(&payload))
             .await
             .expect("an answer within 60 s");
-        failed.push(match reply {
-            Reply::Response(value) => value["batchItemFailures"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Reply::Error(error) => panic!("the batch failed as a whole: {error}"),
-        });
+        failed.push(reply.batch_item_failures());
     }
     failed
 }

@@ -25,20 +25,6 @@ fn outcome(reply: &Reply) -> &str {
     }
 }
 
-fn failures(reply: &Reply) -> Vec<String> {
-    match reply {
-        Reply::Response(value) => value["batchItemFailures"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Reply::Error(error) => panic!("SQS batch failed as a whole: {error}"),
-    }
-}
-
 /// The message ids of an SQS sample whose bodies are unreadable or lack a version.
 fn bad_message_ids(name: &str) -> Vec<String> {
     let batch = common::fixture(name);
@@ -109,7 +95,7 @@ async fn the_function_binary_records_every_sample_as_documented() {
         "sqs-batch-with-bad-records.json",
     ] {
         let reply = invoke_file(&function, name).await;
-        assert_eq!(failures(&reply), bad_message_ids(name), "{name}");
+        assert_eq!(reply.batch_item_failures(), bad_message_ids(name), "{name}");
         batch_item_failures += bad_message_ids(name).len();
     }
     assert!(function.api.init_error().is_none());

@@ -496,7 +496,7 @@ async fn always_mode_describes_every_fresh_version_and_never_mode_none() {
 #[tokio::test]
 async fn the_template_grants_every_operation_the_function_makes() {
     use common::accounts::{Place, HOME, READER_ROLE};
-    use ecs_task_history::aws::accounts::EcsSettings;
+    use ecs_task_history::config::EcsSettings;
     let harness = Harness::new().await;
     let (cluster, tasks) = run_tasks(&harness.ecs, 2, &[("team", "iam")]).await;
     let member = Place::member("222222222222", "eu-west-1").await;

@@ -9,6 +9,7 @@ Examples:
   ecs-task-history task 0a1b2c3d4e5f --cluster prod
   ecs-task-history cluster prod --since 6h --failed
   ecs-task-history cluster prod --since 2026-11-20T00:00 --until 2026-11-20T06:00 --service web -o jsonl
+  ecs-task-history cluster prod --service web --since 12h --output html > web.html
   ecs-task-history replay saved-events/            # or a file, or - for stdin
   ecs-task-history replay --dlq https://sqs.us-east-1.amazonaws.com/123456789012/history-dlq
   ecs-task-history backfill --cluster prod
@@ -35,10 +36,10 @@ pub struct Global {
     #[arg(long, env = "TABLE_NAME", global = true)]
     pub table: Option<String>,
     /// Output format; `table` is meant for people, `json` (one document) and `jsonl` (one object a
-    /// line) for scripts.
+    /// line) for scripts; `html` (`cluster` only) a self-contained timeline report page.
     #[arg(short, long, value_enum, default_value_t = Format::Table, global = true)]
     pub output: Format,
-    /// Show times in the local time zone instead of UTC (table output; JSON stays UTC).
+    /// Show times in the local time zone instead of UTC (table and html output; JSON stays UTC).
     #[arg(long, global = true)]
     pub local: bool,
     /// AWS profile (else AWS_PROFILE, else the default chain).
@@ -57,6 +58,8 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
+    /// A timeline report of a window, one HTML file with everything inline (`cluster`).
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,8 +67,8 @@ pub enum Command {
     /// A task's timeline, version by version: status, time, time spent in each phase, containers
     /// with exit codes and reasons, stop code and reason, tags.
     Task(TaskArgs),
-    /// Tasks of a cluster that changed in a time window, newest first (served by the byCluster or
-    /// byService index; never a table scan).
+    /// Tasks of a cluster that changed in a time window, newest first (served by the hourly
+    /// byCluster index; never a table scan).
     Cluster(ClusterArgs),
     /// Push saved events, or the dead-letter queue's messages, through the same pipeline as the
     /// function. DLQ messages are deleted only once recorded (or found already recorded).
@@ -114,14 +117,14 @@ pub struct ClusterArgs {
     /// End of the window, same forms as --since (default: now).
     #[arg(long)]
     pub until: Option<String>,
-    /// Only tasks of this service (reads the byService index).
+    /// Only tasks of this service (their group is `service:<name>`).
     #[arg(long)]
     pub service: Option<String>,
     /// Only tasks recorded in this status in the window (e.g. STOPPED, RUNNING).
     #[arg(long)]
     pub status: Option<String>,
-    /// Only tasks that failed to start or whose container exited non-zero; ends with a summary by
-    /// stop reason and exit code.
+    /// Only tasks whose stop was a failure (failed to start, out of memory, non-zero exit, Spot
+    /// interruption, health checks, host gone, unknown); ends with a summary by diagnosis.
     #[arg(long)]
     pub failed: bool,
     #[command(flatten)]

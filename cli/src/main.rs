@@ -7,6 +7,7 @@ mod commands;
 mod context;
 mod error;
 mod output;
+mod report;
 mod table;
 mod timespec;
 
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, Format};
 use context::Context;
 use error::{CliError, ErrorKind};
 
@@ -57,6 +58,13 @@ fn init_logs() {
 
 /// Runs one parsed command line, writing results to `out` and progress to `err`.
 async fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), CliError> {
+    if cli.global.output == Format::Html && !matches!(cli.command, Command::Cluster(_)) {
+        return Err(CliError::new(
+            ErrorKind::Usage,
+            "--output html is a report of a time window: only `cluster` writes it",
+            "use `cluster NAME --since … --output html > report.html`, or --output table, json or jsonl",
+        ));
+    }
     let context = Context::load(&cli.global).await?;
     match cli.command {
         Command::Task(args) => commands::task::run(&context, &args, out).await,

@@ -16,6 +16,7 @@ use tracing::{error, info};
 use super::error::service_error;
 use super::rate_limit::RateLimiter;
 use super::usage::{Usage, UsageInterceptor};
+use crate::config::EcsSettings;
 use crate::core::arn::Location;
 use crate::ports::{ErrorClass, ServiceError};
 
@@ -25,21 +26,6 @@ const MAX_LOCATIONS: usize = 256;
 const UNREACHABLE_FOR: Duration = Duration::from_secs(300);
 /// Assumed-role credentials are renewed this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
-
-/// How the function reaches ECS outside its own account.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EcsSettings {
-    /// DescribeTasks calls per second per account and region (0 = unlimited).
-    pub describe_tasks_per_second: f64,
-    /// Calls allowed at once before the rate applies.
-    pub describe_tasks_burst: u32,
-    /// The function's own account (`ACCOUNT_ID`); needed to tell member accounts apart.
-    pub home_account: Option<String>,
-    /// The reader role every member account has (`MEMBER_ROLE_NAME`); none: members are not described.
-    pub member_role: Option<String>,
-    /// `MEMBER_ROLE_EXTERNAL_ID`, if the member roles require one.
-    pub external_id: Option<String>,
-}
 
 /// What it takes to call ECS in one account and region.
 pub struct Reachable {

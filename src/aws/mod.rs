@@ -19,8 +19,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::Config;
+use crate::config::EcsSettings;
 use crate::pipeline::Pipeline;
-use accounts::{Accounts, EcsSettings};
+use accounts::Accounts;
 use dynamodb::DynamoStore;
 use ecs::EcsTasks;
 use sns::SnsTopic;

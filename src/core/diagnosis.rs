@@ -829,6 +829,49 @@ impl<'a> Facts<'a> {
     }
 }
 
+/// Failures of one kind: how many, the exit codes seen, one example reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failures {
+    pub kind: Kind,
+    pub count: usize,
+    pub exit_codes: std::collections::BTreeSet<i64>,
+    pub example: String,
+}
+
+/// Failed tasks (each its newest record and diagnosis) grouped by diagnosis kind, most frequent
+/// first: one cause is one row, whatever ids, images or target groups its reasons embed. The
+/// summary of `cluster --failed` and of the HTML report.
+pub fn failures_by_kind<'a>(
+    failed: impl IntoIterator<Item = (&'a HistoryRecord, &'a Diagnosis)>,
+) -> Vec<Failures> {
+    let mut groups: std::collections::BTreeMap<&'static str, Failures> = Default::default();
+    for (record, diagnosis) in failed {
+        let kind = diagnosis.kind;
+        let group = groups.entry(kind.slug()).or_insert_with(|| Failures {
+            kind,
+            count: 0,
+            exit_codes: Default::default(),
+            example: String::new(),
+        });
+        group.count += 1;
+        let (exit, reason) = match crate::core::timeline::failing_exit(record) {
+            Some((exit, reason)) => (Some(exit), reason.or(record.stopped_reason.as_deref())),
+            None => (None, record.stopped_reason.as_deref()),
+        };
+        group.exit_codes.extend(exit);
+        if group.example.is_empty() {
+            group.example = reason.unwrap_or_default().to_owned();
+        }
+    }
+    let mut out: Vec<Failures> = groups.into_values().collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.kind.slug().cmp(b.kind.slug()))
+    });
+    out
+}
+
 /// Diagnoses a task from its recorded versions, in order, newest last. One record (the STOPPED
 /// one) is enough; an empty history gives `unknown`.
 pub fn diagnose(timeline: &[HistoryRecord]) -> Diagnosis {

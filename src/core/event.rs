@@ -555,6 +555,18 @@ pub(crate) mod tests {
         ),
     ];
 
+    /// The sample service task's lifecycle, versions 1–8; shared by the other modules' tests.
+    pub(crate) const LIFECYCLE: [&str; 8] = [
+        include_str!("../../events/fargate-web-v1-provisioning.json"),
+        include_str!("../../events/fargate-web-v2-pending.json"),
+        include_str!("../../events/fargate-web-v3-activating.json"),
+        include_str!("../../events/fargate-web-v4-running.json"),
+        include_str!("../../events/fargate-web-v5-deactivating.json"),
+        include_str!("../../events/fargate-web-v6-stopping.json"),
+        include_str!("../../events/fargate-web-v7-deprovisioning.json"),
+        include_str!("../../events/fargate-web-v8-stopped.json"),
+    ];
+
     /// Parses a sample that must be a task event; shared by the other modules' tests.
     pub(crate) fn task(json: &str) -> TaskEvent {
         match parse_event(json) {

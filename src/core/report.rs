@@ -3,11 +3,11 @@
 //! versions never recorded, the versions recorded, the stop and its outcome, and the deployment the
 //! task belongs to; plus the counts at the top and the time axis. The CLI draws it as HTML.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 
-use crate::core::diagnosis::{diagnose, Category, Diagnosis, Kind};
+use crate::core::diagnosis::{diagnose, failures_by_kind, Category, Diagnosis, Failures, Kind};
 use crate::core::enums::TaskStatus;
 use crate::core::history::HistoryRecord;
 use crate::core::timeline::{failing_exit, notes, phases, Note, Phase};
@@ -206,15 +206,6 @@ pub struct Summary {
     pub by_category: Vec<(Category, usize)>,
     /// The failures by diagnosis kind, most frequent first (as `cluster --failed` sums them up).
     pub failures: Vec<Failures>,
-}
-
-/// Failures of one kind: how many, the exit codes seen, one example reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failures {
-    pub kind: Kind,
-    pub count: usize,
-    pub exit_codes: BTreeSet<i64>,
-    pub example: String,
 }
 
 /// Lays out `[from, to]`: one lane per task history (versions oldest first, as the reader returns
@@ -472,7 +463,7 @@ fn summarize(lanes: &[Lane<'_>], from: DateTime<Utc>, to: DateTime<Utc>) -> Summ
         failed: failed.len(),
         running_at_end: lanes.iter().filter(|lane| lane.running_at_end).count(),
         by_category,
-        failures: failures(&failed),
+        failures: failures_by_kind(failed.iter().map(|lane| (lane.newest, &lane.diagnosis))),
     }
 }
 
@@ -488,37 +479,6 @@ fn created_at(records: &[HistoryRecord]) -> Option<DateTime<Utc>> {
                 .filter(|first| first.version == 1)
                 .map(|first| first.event_time)
         })
-}
-
-/// Failures grouped by diagnosis kind, most frequent first.
-fn failures(failed: &[&Lane<'_>]) -> Vec<Failures> {
-    let mut groups: BTreeMap<&'static str, Failures> = BTreeMap::new();
-    for lane in failed {
-        let record = lane.newest;
-        let kind = lane.diagnosis.kind;
-        let group = groups.entry(kind.slug()).or_insert_with(|| Failures {
-            kind,
-            count: 0,
-            exit_codes: BTreeSet::new(),
-            example: String::new(),
-        });
-        group.count += 1;
-        let (exit, reason) = match failing_exit(record) {
-            Some((exit, reason)) => (Some(exit), reason.or(record.stopped_reason.as_deref())),
-            None => (None, record.stopped_reason.as_deref()),
-        };
-        group.exit_codes.extend(exit);
-        if group.example.is_empty() {
-            group.example = reason.unwrap_or_default().to_owned();
-        }
-    }
-    let mut out: Vec<Failures> = groups.into_values().collect();
-    out.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.kind.slug().cmp(b.kind.slug()))
-    });
-    out
 }
 
 /// At most `max` lanes: the failed ones first, then the most recently changed. Returns the lanes
@@ -714,34 +674,17 @@ fn tick_label(at: NaiveDateTime, step: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::tests::task;
-    use crate::core::history::{normalize, RecordContext, Tags};
+    use crate::core::event::tests::LIFECYCLE;
+    use crate::core::history::tests::sample;
+    use crate::core::history::Tags;
     use chrono::FixedOffset;
 
-    const LIFECYCLE: [&str; 8] = [
-        include_str!("../../events/fargate-web-v1-provisioning.json"),
-        include_str!("../../events/fargate-web-v2-pending.json"),
-        include_str!("../../events/fargate-web-v3-activating.json"),
-        include_str!("../../events/fargate-web-v4-running.json"),
-        include_str!("../../events/fargate-web-v5-deactivating.json"),
-        include_str!("../../events/fargate-web-v6-stopping.json"),
-        include_str!("../../events/fargate-web-v7-deprovisioning.json"),
-        include_str!("../../events/fargate-web-v8-stopped.json"),
-    ];
     const OOM: &str = include_str!("../../events/fargate-batch-stopped-oom.json");
     const FAILED_TO_START: &str = include_str!("../../events/fargate-failed-to-start.json");
     const WORKER: &str = include_str!("../../events/ec2-worker-running.json");
 
     fn record(json: &str) -> HistoryRecord {
-        normalize(
-            &task(json),
-            RecordContext {
-                tags: Tags::none(),
-                late_arrival: false,
-                received_at: Utc::now(),
-                retention_days: 90,
-            },
-        )
+        sample(json, Tags::none())
     }
 
     fn at(text: &str) -> DateTime<Utc> {

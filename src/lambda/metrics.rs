@@ -5,16 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::Invocation;
 use crate::aws::usage::UsageCounts;
+use crate::config::MetricsTarget;
 use crate::core::alert::AlertTally;
-
-/// Where the metrics go and under which dimension.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MetricsTarget {
-    /// `METRICS_NAMESPACE` (default `EcsTaskHistory`; empty turns metrics off).
-    pub namespace: String,
-    /// The `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`).
-    pub function_name: String,
-}
 
 /// Builds the EMF document for one invocation. Metric names are documented in the README.
 pub fn emf_line(

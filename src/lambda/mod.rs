@@ -15,11 +15,12 @@ use tracing::{error, info, warn};
 
 use crate::aws::usage::Usage;
 use crate::config::Config;
+use crate::config::MetricsTarget;
 use crate::core::outcome::{Counts, Outcome};
 use crate::pipeline::{Input, Pipeline};
 use crate::ports::{AlertLedger, AlertSink, NoAlerts, TaskDescriber, TaskStore};
 use crate::reconcile::run_scheduled;
-use metrics::{alert_lines, emf_line, MetricsTarget};
+use metrics::{alert_lines, emf_line};
 
 /// The EventBridge `source` of scheduled events (rules with a schedule expression).
 pub const SCHEDULE_SOURCE: &str = "aws.events";

@@ -609,20 +609,9 @@ fn log_outcome(event: &TaskEvent, outcome: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::tests::task;
+    use crate::core::event::tests::{task, LIFECYCLE};
     use crate::memory::{MemoryEcs, MemoryStore};
     use crate::ports::DescribedTask;
-
-    const LIFECYCLE: [&str; 8] = [
-        include_str!("../../events/fargate-web-v1-provisioning.json"),
-        include_str!("../../events/fargate-web-v2-pending.json"),
-        include_str!("../../events/fargate-web-v3-activating.json"),
-        include_str!("../../events/fargate-web-v4-running.json"),
-        include_str!("../../events/fargate-web-v5-deactivating.json"),
-        include_str!("../../events/fargate-web-v6-stopping.json"),
-        include_str!("../../events/fargate-web-v7-deprovisioning.json"),
-        include_str!("../../events/fargate-web-v8-stopped.json"),
-    ];
 
     fn pipeline() -> Pipeline<MemoryEcs, MemoryStore> {
         let event = task(LIFECYCLE[0]);

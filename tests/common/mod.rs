@@ -27,12 +27,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use ecs_task_history::aws::accounts::EcsSettings;
 use ecs_task_history::aws::dynamodb::keys::task_pk;
 use ecs_task_history::aws::dynamodb::DynamoStore;
 use ecs_task_history::aws::ecs::EcsTasks;
 use ecs_task_history::aws::usage::Usage;
 use ecs_task_history::aws::Aws;
+use ecs_task_history::config::EcsSettings;
 use ecs_task_history::core::arn::Location;
 use ecs_task_history::pipeline::{Pipeline, Settings};
 use ecs_task_history::ports::{Description, ServiceError, TaskDescriber};
@@ -76,6 +76,25 @@ pub fn emulator_env() -> [(&'static str, &'static str); 2] {
         ("AWS_ENDPOINT_URL", moto::endpoint()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint()),
     ]
+}
+
+/// The CLI binary at `binary` on `table`, reaching the emulators and nothing of the developer's
+/// AWS set-up (no profile, no config files, no instance metadata).
+pub fn cli_command(binary: &std::path::Path, table: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(emulator_env())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("TABLE_NAME", table)
+        .kill_on_drop(true);
+    command
 }
 
 /// Per-service endpoints for in-process clients, as `AWS_ENDPOINT_URL_<SERVICE>` gives them to a

@@ -21,6 +21,24 @@ pub enum Reply {
     Error(serde_json::Value),
 }
 
+impl Reply {
+    /// The message ids an SQS batch's answer reports for redelivery; panics when the invocation
+    /// failed as a whole (an SQS batch must never).
+    pub fn batch_item_failures(&self) -> Vec<String> {
+        match self {
+            Self::Response(value) => value["batchItemFailures"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Self::Error(error) => panic!("the SQS batch failed as a whole: {error}"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<(String, String)>,

@@ -118,7 +118,7 @@ fn show(format: Format, reports: &[Report], out: &mut dyn Write) -> std::io::Res
             }
             Ok(())
         }
-        Format::Table => {
+        Format::Table | Format::Html => {
             let mut table = Table::new(&[
                 "CLUSTER",
                 "LISTED",

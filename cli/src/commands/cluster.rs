@@ -1,13 +1,14 @@
 //! `cluster`: tasks of a cluster (or service) that changed in a window, newest first, from the
-//! sharded byCluster / byService index (README access patterns 4–6); `--failed` adds a summary.
+//! sharded, hourly byCluster index (README access patterns); `--failed` adds a summary by diagnosis;
+//! `--output html` writes the window's timeline report instead (`crate::report`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use ecs_task_history::aws::dynamodb::keys::iso_time;
 use ecs_task_history::core::arn::{last_segment, Arn};
-use ecs_task_history::core::diagnosis::{diagnose, Diagnosis, Kind};
+use ecs_task_history::core::diagnosis::{diagnose, failures_by_kind, Diagnosis, Failures, Kind};
 use ecs_task_history::core::enums::TaskStatus;
 use ecs_task_history::core::history::HistoryRecord;
 use ecs_task_history::core::timeline::failing_exit;
@@ -19,6 +20,7 @@ use crate::args::{ClusterArgs, Format};
 use crate::context::Context;
 use crate::error::{CliError, ErrorKind};
 use crate::output::{clip, status_colour, Colour, Style};
+use crate::report;
 use crate::table::Table;
 use crate::timespec;
 
@@ -75,6 +77,17 @@ pub async fn run(
         .window(&scope, from, to)
         .await
         .map_err(|err| CliError::table(err, reader.table()))?;
+    if context.style.format == Format::Html {
+        return html(
+            context,
+            args,
+            &cluster_arn,
+            &timelines,
+            (from, to),
+            &filter,
+            out,
+        );
+    }
     let rows: Vec<Row> = timelines
         .iter()
         .filter_map(|timeline| row(timeline, from, to, &filter))
@@ -89,6 +102,40 @@ pub async fn run(
         failed: args.failed,
     };
     show(context.style, &window, &rows, out).map_err(|err| CliError::io("writing the output", err))
+}
+
+/// `--output html`: the timeline report of the tasks the filter selects (every version of each up
+/// to the window's end, not only its newest change).
+fn html(
+    context: &Context,
+    args: &ClusterArgs,
+    cluster_arn: &str,
+    timelines: &[Timeline],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    filter: &Filter,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let selected: Vec<&Timeline> = timelines
+        .iter()
+        .filter(|timeline| row(timeline, from, to, filter).is_some())
+        .collect();
+    let filter = match (&filter.status, filter.failed) {
+        (_, true) => Some("Only the tasks that failed in this window (--failed).".to_owned()),
+        (Some(status), false) => Some(format!(
+            "Only the tasks recorded as {status} in this window (--status)."
+        )),
+        (None, false) => None,
+    };
+    let page = report::Page {
+        cluster_arn,
+        service: args.service.as_deref(),
+        table: context.table()?,
+        filter,
+        style: context.style,
+        generated: Utc::now(),
+    };
+    report::write(&page, &selected, from, to, out)
+        .map_err(|err| CliError::io("writing the output", err))
 }
 
 /// The row of a task: its newest change in the window the filter selects, diagnosed with the
@@ -181,45 +228,9 @@ struct Window<'a> {
     failed: bool,
 }
 
-/// Failures of one kind: how many, the exit codes seen, one example reason.
-struct Group {
-    kind: Kind,
-    count: usize,
-    exit_codes: BTreeSet<i64>,
-    example: String,
-}
-
-/// Failures grouped by diagnosis kind, most frequent first: one cause is one row, whatever ids,
-/// images or target groups its reasons embed.
-fn summary(rows: &[Row]) -> Vec<Group> {
-    let mut groups: BTreeMap<&'static str, Group> = BTreeMap::new();
-    for row in rows {
-        let record = &row.record;
-        let group = groups
-            .entry(row.diagnosis.kind.slug())
-            .or_insert_with(|| Group {
-                kind: row.diagnosis.kind,
-                count: 0,
-                exit_codes: BTreeSet::new(),
-                example: String::new(),
-            });
-        group.count += 1;
-        let (exit, reason) = match failing_exit(record) {
-            Some((exit, reason)) => (Some(exit), reason.or(record.stopped_reason.as_deref())),
-            None => (None, record.stopped_reason.as_deref()),
-        };
-        group.exit_codes.extend(exit);
-        if group.example.is_empty() {
-            group.example = reason.unwrap_or("").to_owned();
-        }
-    }
-    let mut summary: Vec<Group> = groups.into_values().collect();
-    summary.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.kind.slug().cmp(b.kind.slug()))
-    });
-    summary
+/// Failures grouped by diagnosis kind, most frequent first.
+fn summary(rows: &[Row]) -> Vec<Failures> {
+    failures_by_kind(rows.iter().map(|row| (&row.record, &row.diagnosis)))
 }
 
 fn exit_list(codes: &BTreeSet<i64>) -> String {
@@ -268,6 +279,8 @@ fn show(
             Ok(())
         }
         Format::Table => out.write_all(render(style, window, rows).as_bytes()),
+        // `run` writes the html report from the whole timelines, before rows are made.
+        Format::Html => Ok(()),
     }
 }
 

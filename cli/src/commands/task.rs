@@ -92,7 +92,7 @@ fn show(
             }
             Ok(())
         }
-        Format::Table => out
+        Format::Table | Format::Html => out
             .write_all(render(style, records, home).as_bytes())
             .map_err(write),
     }
