@@ -62,7 +62,10 @@ const SECTIONS: [(&str, Section); 7] = [
         "an organization: a member account, another region",
         organization
     ),
-    section!("the history, read with the CLI", read_history),
+    section!(
+        "the history, read with the CLI; the timeline report",
+        read_history
+    ),
 ];
 
 /// One payload to feed, and what it must do.
@@ -139,6 +142,10 @@ fn finish(demo: &Demo, error: Option<String>) {
     println!("files: events {}/", relative(&demo.out.join("events")));
     let log = relative(&demo.out.join("function.log"));
     println!("       function log (JSON lines) {log}");
+    println!(
+        "       timeline report {}",
+        relative(&demo.out.join("report.html"))
+    );
     if !demo.mismatches.is_empty() {
         eprintln!(
             "demo: {} of {} invocations did not answer as expected: {}",
@@ -807,20 +814,49 @@ async fn read_history(demo: &mut Demo) -> Result<(), String> {
         .map(|(_, story)| story.task.id().to_owned())
         .unwrap_or_default();
     cli(demo, &["task", &job_id, "--cluster", CLUSTER]).await?;
-    cli(demo, &["cluster", CLUSTER, "--since", "2h", "--failed"]).await
+    cli(demo, &["cluster", CLUSTER, "--since", "2h", "--failed"]).await?;
+    report(demo).await
+}
+
+/// The cluster's timeline report, written where the demo writes (open it in a browser).
+async fn report(demo: &Demo) -> Result<(), String> {
+    let page = demo.out.join("report.html");
+    let args = ["cluster", CLUSTER, "--since", "2h", "--output", "html"];
+    println!(
+        "\n$ ecs-task-history {} > {}",
+        args.join(" "),
+        relative(&page)
+    );
+    let html = run_cli(demo, &args).await?;
+    std::fs::write(&page, &html).map_err(|err| format!("{}: {err}", page.display()))?;
+    let lanes = html.matches("class=\"lane ").count();
+    println!(
+        "  {lanes} task lanes, {} bytes, self-contained; open it in a browser: {}",
+        html.len(),
+        page.display()
+    );
+    if lanes == 0 {
+        return Err("the report has no task lane".into());
+    }
+    Ok(())
 }
 
 /// Runs target/debug/ecs-task-history against the emulators (nothing from the developer's AWS
 /// set-up) and prints what it prints.
 async fn cli(demo: &Demo, args: &[&str]) -> Result<(), String> {
-    let binary = demo.bin.join("ecs-task-history");
     println!("\n$ ecs-task-history {}", args.join(" "));
+    print!("{}", run_cli(demo, args).await?);
+    Ok(())
+}
+
+/// What target/debug/ecs-task-history prints, or why it failed.
+async fn run_cli(demo: &Demo, args: &[&str]) -> Result<String, String> {
+    let binary = demo.bin.join("ecs-task-history");
     let output = common::cli_command(&binary, TABLE)
         .args(args)
         .output()
         .await
         .map_err(|err| format!("{}: {err}", binary.display()))?;
-    print!("{}", String::from_utf8_lossy(&output.stdout));
     if !output.status.success() {
         return Err(format!(
             "ecs-task-history {} failed ({}): {}",
@@ -829,5 +865,5 @@ async fn cli(demo: &Demo, args: &[&str]) -> Result<(), String> {
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
