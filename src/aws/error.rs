@@ -22,31 +22,22 @@ pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> ErrorClass
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match err {
+    let class = match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            // Credential resolution fails before anything is sent: it has no code, only its text.
-            if DisplayErrorContext(err)
-                .to_string()
-                .to_lowercase()
-                .contains("credential")
-            {
-                ErrorClass::Credentials
-            } else {
-                ErrorClass::Transient
-            }
+            ErrorClass::Transient
         }
-        SdkError::ConstructionFailure(_) => {
-            if DisplayErrorContext(err)
-                .to_string()
-                .to_lowercase()
-                .contains("credential")
-            {
-                ErrorClass::Credentials
-            } else {
-                ErrorClass::Other
-            }
-        }
-        _ => class_of_code(err.code(), err.raw_response().map(|r| r.status().as_u16())),
+        SdkError::ConstructionFailure(_) => ErrorClass::Other,
+        _ => return class_of_code(err.code(), err.raw_response().map(|r| r.status().as_u16())),
+    };
+    // Credential resolution fails before anything is sent: it has no code, only its text.
+    let about_credentials = DisplayErrorContext(err)
+        .to_string()
+        .to_lowercase()
+        .contains("credential");
+    if about_credentials {
+        ErrorClass::Credentials
+    } else {
+        class
     }
 }
 
