@@ -69,7 +69,10 @@ impl Args {
 
     fn apply(&mut self, flag: &str, rest: &mut impl Iterator<Item = String>) -> Result<(), String> {
         let mut value = || rest.next().ok_or(format!("{flag} needs a value"));
-        let number = |text: String| text.parse::<usize>().map_err(|_| format!("{flag} {text}: not a number"));
+        let number = |text: String| {
+            text.parse::<usize>()
+                .map_err(|_| format!("{flag} {text}: not a number"))
+        };
         match flag {
             "--binary" => self.binary = value()?.into(),
             "--tasks" => self.tasks = number(value()?)?.max(1),
@@ -79,7 +82,9 @@ impl Args {
             "--seed" => self.seed = number(value()?)? as u64,
             "--env" => {
                 let pair = value()?;
-                let (name, text) = pair.split_once('=').ok_or(format!("--env {pair}: NAME=VALUE"))?;
+                let (name, text) = pair
+                    .split_once('=')
+                    .ok_or(format!("--env {pair}: NAME=VALUE"))?;
                 self.env.push((name.to_owned(), text.to_owned()));
             }
             "--only" => self.only = Some(value()?),
@@ -96,6 +101,10 @@ impl Args {
 
     /// Whether the replay of this name is to run.
     pub fn runs(&self, replay: &str) -> bool {
-        !self.no_replays && self.only.as_deref().is_none_or(|only| replay.contains(only))
+        !self.no_replays
+            && self
+                .only
+                .as_deref()
+                .is_none_or(|only| replay.contains(only))
     }
 }

@@ -20,7 +20,13 @@ pub struct Row {
 
 fn both(item: &'static str, quantity: String, standard: f64, infrequent: f64) -> Row {
     let (standard, infrequent) = (Some(standard), Some(infrequent));
-    Row { item, quantity, standard, infrequent, cloudwatch: None }
+    Row {
+        item,
+        quantity,
+        standard,
+        infrequent,
+        cloudwatch: None,
+    }
 }
 
 /// $ for `bytes_per_event` × a million events at `price` per GB (and month).
@@ -52,21 +58,60 @@ fn function_rows(m: &Measured) -> Vec<Row> {
     let (cpu_ms, wall_ms) = (cpu_billed_ms_per_event(m), m.per_event(m.billed_ms()));
     let sqs = m.per_event(m.sqs_requests);
     let logs = m.per_event((m.emf_bytes + CLOUDWATCH_EVENT_OVERHEAD_BYTES * m.invocations) as f64);
-    let log_cost = per_gb(logs, CLOUDWATCH_INGEST_GB) + per_gb(logs, CLOUDWATCH_STORAGE_GB_MONTH * FUNCTION_LOG_MONTHS);
+    let log_cost = per_gb(logs, CLOUDWATCH_INGEST_GB)
+        + per_gb(logs, CLOUDWATCH_STORAGE_GB_MONTH * FUNCTION_LOG_MONTHS);
     let lambda_requests = invocations * LAMBDA_PER_MILLION_REQUESTS;
+    // Refused conditional puts are billed but answered without ConsumedCapacity (see sizing.rs).
+    let refused = m.per_event(m.writes.refused_units);
     vec![
-        both("DynamoDB writes", format!("{wru:.2} WRU (EMF)"), wru * standard.write_per_million, wru * infrequent.write_per_million),
-        both("DynamoDB reads", format!("{rru:.2} RRU (EMF)"), rru * standard.read_per_million, rru * infrequent.read_per_million),
+        both(
+            "DynamoDB writes",
+            format!("{wru:.2} WRU (EMF)"),
+            wru * standard.write_per_million,
+            wru * infrequent.write_per_million,
+        ),
+        both(
+            "DynamoDB refused conditional puts",
+            format!("{refused:.3} WRU (sized)"),
+            refused * standard.write_per_million,
+            refused * infrequent.write_per_million,
+        ),
+        both(
+            "DynamoDB reads",
+            format!("{rru:.2} RRU (EMF)"),
+            rru * standard.read_per_million,
+            rru * infrequent.read_per_million,
+        ),
         both(
             "DynamoDB storage, 90 days",
             format!("{stored:.0} B"),
             per_gb(stored, standard.storage_gb_month * RETENTION_MONTHS),
             per_gb(stored, infrequent.storage_gb_month * RETENTION_MONTHS),
         ),
-        both("Lambda requests", format!("{invocations:.3} invocations"), lambda_requests, lambda_requests),
-        both("Lambda duration, CPU at 128 MB", format!("{cpu_ms:.2} ms"), lambda_duration(cpu_ms), lambda_duration(cpu_ms)),
-        both("SQS requests", format!("{sqs:.3} requests"), sqs * SQS_PER_MILLION_REQUESTS, sqs * SQS_PER_MILLION_REQUESTS),
-        both("function logs (EMF), 30 days", format!("{logs:.1} B"), log_cost, log_cost),
+        both(
+            "Lambda requests",
+            format!("{invocations:.3} invocations"),
+            lambda_requests,
+            lambda_requests,
+        ),
+        both(
+            "Lambda duration, CPU at 128 MB",
+            format!("{cpu_ms:.2} ms"),
+            lambda_duration(cpu_ms),
+            lambda_duration(cpu_ms),
+        ),
+        both(
+            "SQS requests",
+            format!("{sqs:.3} requests"),
+            sqs * SQS_PER_MILLION_REQUESTS,
+            sqs * SQS_PER_MILLION_REQUESTS,
+        ),
+        both(
+            "function logs (EMF), 30 days",
+            format!("{logs:.1} B"),
+            log_cost,
+            log_cost,
+        ),
         Row {
             item: "(Lambda duration, emulator wall: not in total)",
             quantity: format!("{wall_ms:.2} ms"),
@@ -82,9 +127,19 @@ fn cloudwatch_rows(m: &Measured) -> Vec<Row> {
     let overhead = CLOUDWATCH_EVENT_OVERHEAD_BYTES as f64;
     let raw = m.per_event(m.stream.bytes() as f64) + overhead;
     let compressed = m.per_event(m.stream.gzip_bytes as f64) + overhead;
-    let row = |item, quantity, cost| Row { item, quantity, standard: None, infrequent: None, cloudwatch: Some(cost) };
+    let row = |item, quantity, cost| Row {
+        item,
+        quantity,
+        standard: None,
+        infrequent: None,
+        cloudwatch: Some(cost),
+    };
     vec![
-        row("raw events: Logs ingestion", format!("{raw:.0} B"), per_gb(raw, CLOUDWATCH_INGEST_GB)),
+        row(
+            "raw events: Logs ingestion",
+            format!("{raw:.0} B"),
+            per_gb(raw, CLOUDWATCH_INGEST_GB),
+        ),
         row(
             "raw events: Logs storage, 90 days",
             format!("{compressed:.0} B gzip"),
@@ -101,8 +156,18 @@ pub fn rows(m: &Measured) -> Vec<Row> {
         let counted = rows.iter().filter(|row| !row.item.starts_with('('));
         Some(counted.filter_map(pick).sum())
     };
-    let (standard, infrequent, cloudwatch) = (total(|r| r.standard), total(|r| r.infrequent), total(|r| r.cloudwatch));
-    rows.push(Row { item: "total", quantity: String::new(), standard, infrequent, cloudwatch });
+    let (standard, infrequent, cloudwatch) = (
+        total(|r| r.standard),
+        total(|r| r.infrequent),
+        total(|r| r.cloudwatch),
+    );
+    rows.push(Row {
+        item: "total",
+        quantity: String::new(),
+        standard,
+        infrequent,
+        cloudwatch,
+    });
     rows
 }
 
@@ -130,9 +195,7 @@ pub fn json(m: &Measured) -> Value {
 
 /// Every price used, for the report.
 fn prices() -> Value {
-    let class = |c: TableClass| {
-        json!({"table_class": c.name, "write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "storage_gb_month": c.storage_gb_month})
-    };
+    let class = |c: TableClass| json!({"table_class": c.name, "write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "storage_gb_month": c.storage_gb_month});
     json!({
         "as_of": AS_OF,
         "dynamodb_standard": class(DYNAMODB_STANDARD),

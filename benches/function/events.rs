@@ -21,7 +21,10 @@ pub struct Stream {
 impl Stream {
     /// The lifecycles of these tasks of `cluster`, shuffled with copies (`seed` fixes the order).
     pub fn of(cluster: &str, tasks: &[String], seed: u64) -> Self {
-        let pairs: Vec<(String, String)> = tasks.iter().map(|t| (cluster.to_owned(), t.clone())).collect();
+        let pairs: Vec<(String, String)> = tasks
+            .iter()
+            .map(|t| (cluster.to_owned(), t.clone()))
+            .collect();
         let ordered = in_order_lifecycles(&pairs);
         let shuffled = shuffled_with_copies(&ordered, &mut Rng(seed | 1));
         let bodies: Vec<String> = shuffled.iter().map(|event| event.to_string()).collect();
@@ -39,7 +42,13 @@ impl Stream {
 
     /// The median event's size in bytes.
     pub fn median_bytes(&self) -> f64 {
-        crate::report::median(&self.bodies.iter().map(|b| b.len() as f64).collect::<Vec<_>>())
+        crate::report::median(
+            &self
+                .bodies
+                .iter()
+                .map(|b| b.len() as f64)
+                .collect::<Vec<_>>(),
+        )
     }
 }
 

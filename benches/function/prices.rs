@@ -4,7 +4,8 @@
 //! itself could not be read there, the price is the one the task stated and a comment says so.
 
 /// When these prices were stated, for the report.
-pub const AS_OF: &str = "us-east-1, on demand, prices after the DynamoDB cut of 1 Nov 2024 (checked 2026-12-02)";
+pub const AS_OF: &str =
+    "us-east-1, on demand, prices after the DynamoDB cut of 1 Nov 2024 (checked 2026-12-02)";
 
 /// One DynamoDB table class: $ per million write / read request units, $ per GB-month stored.
 #[derive(Clone, Copy, Debug)]

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use crate::common::fault_proxy::FaultProxy;
 use crate::common::function::{start_binary_with, sum, Function};
 use crate::common::runtime_api::Reply;
+use crate::events::Stream;
 use crate::prices::{SQS_CHUNK_BYTES, SQS_MESSAGES_PER_RECEIVE};
 use crate::sizing::{Storage, Writes};
-use crate::events::Stream;
 use crate::tls::TlsFront;
 
 /// What every replay shares: the binary, its environment, the proxy (and TLS front) it talks to.
@@ -30,8 +30,17 @@ pub struct Bench {
 impl Bench {
     /// A function process on `table`, reaching AWS through the TLS front (`tls`) or straight
     /// through the proxy; returns it once its init is over, with the init's duration.
-    pub async fn start(&self, table: &str, tls: bool, extra: &[(&str, &str)]) -> (Function, Duration) {
-        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    pub async fn start(
+        &self,
+        table: &str,
+        tls: bool,
+        extra: &[(&str, &str)],
+    ) -> (Function, Duration) {
+        let mut env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         env.extend_from_slice(extra);
         let endpoint = match (&self.front, tls) {
             (Some((front, ca)), true) => {
@@ -48,16 +57,24 @@ impl Bench {
                 return (function, first_next - spawned);
             }
             if let Ok(Some(status)) = function.child.try_wait() {
-                panic!("the function exited during init ({status}): {:?}", function.api.init_error());
+                panic!(
+                    "the function exited during init ({status}): {:?}",
+                    function.api.init_error()
+                );
             }
-            assert!(Instant::now() < deadline, "the function did not finish its init in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "the function did not finish its init in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
     /// TLS handshakes the front has completed so far (0 without one).
     pub fn handshakes(&self) -> usize {
-        self.front.as_ref().map_or(0, |(front, _)| front.handshakes())
+        self.front
+            .as_ref()
+            .map_or(0, |(front, _)| front.handshakes())
     }
 }
 
@@ -103,7 +120,9 @@ async fn deliver(function: &Function, plan: &Plan) -> Delivery {
             };
             let started = Instant::now();
             let reply = function.api.invoke(&payload).await;
-            delivery.invocation_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            delivery
+                .invocation_ms
+                .push(started.elapsed().as_secs_f64() * 1000.0);
             delivery.invocations += 1;
             if plan.batch > 0 {
                 delivery.poller_requests += poller_requests(&records);
@@ -130,7 +149,13 @@ fn failed(reply: &Reply, batch: usize) -> Vec<usize> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|failure| failure["itemIdentifier"].as_str()?.strip_prefix('m')?.parse().ok())
+            .filter_map(|failure| {
+                failure["itemIdentifier"]
+                    .as_str()?
+                    .strip_prefix('m')?
+                    .parse()
+                    .ok()
+            })
             .collect(),
         Reply::Response(_) => Vec::new(),
         Reply::Error(_) => (0..batch.max(1)).collect(),
@@ -190,7 +215,9 @@ const EMF_METRICS: [&str; 9] = [
 /// Runs one replay from a fresh table to its measurements.
 pub async fn replay(bench: &Bench, plan: &Plan) -> Measured {
     let table = crate::common::create_table(&bench.dynamodb).await;
-    let (function, _) = bench.start(&table, plan.tls, &[("ENRICH", plan.enrich)]).await;
+    let (function, _) = bench
+        .start(&table, plan.tls, &[("ENRICH", plan.enrich)])
+        .await;
     // What the init sent (connection warm-up) is not the stream's.
     bench.proxy.take_log();
     let (cpu, handshakes, started) = (function.cpu_seconds(), bench.handshakes(), Instant::now());
@@ -203,12 +230,22 @@ pub async fn replay(bench: &Bench, plan: &Plan) -> Measured {
     stop(function).await;
     let log = bench.proxy.take_log();
     let items = crate::common::scan_table(&bench.dynamodb, &table).await;
-    let _ = bench.dynamodb.delete_table().table_name(&table).send().await;
+    let _ = bench
+        .dynamodb
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await;
     let mut requests = BTreeMap::new();
     for entry in &log {
         *requests.entry(entry.operation.clone()).or_default() += 1;
     }
-    let sends: usize = plan.stream.bodies.iter().map(|b| b.len().div_ceil(SQS_CHUNK_BYTES)).sum();
+    let sends: usize = plan
+        .stream
+        .bodies
+        .iter()
+        .map(|b| b.len().div_ceil(SQS_CHUNK_BYTES))
+        .sum();
     Measured {
         name: plan.name,
         batch: plan.batch,
@@ -217,10 +254,17 @@ pub async fn replay(bench: &Bench, plan: &Plan) -> Measured {
         stream: plan.stream.clone(),
         invocations: delivery.invocations,
         redelivered: delivery.redelivered,
-        sqs_requests: if plan.batch > 0 { sends as f64 + delivery.poller_requests } else { 0.0 },
+        sqs_requests: if plan.batch > 0 {
+            sends as f64 + delivery.poller_requests
+        } else {
+            0.0
+        },
         invocation_ms: delivery.invocation_ms,
         requests,
-        emf: EMF_METRICS.iter().map(|m| (m.to_string(), sum(&lines, m))).collect(),
+        emf: EMF_METRICS
+            .iter()
+            .map(|m| (m.to_string(), sum(&lines, m)))
+            .collect(),
         emf_bytes: lines.iter().map(|line| line.to_string().len() + 1).sum(),
         writes: Writes::of(&log),
         storage: Storage::of(&items),
@@ -249,13 +293,25 @@ impl Measured {
     }
 
     pub fn describe_calls(&self) -> usize {
-        self.requests.get("DescribeTasks").copied().unwrap_or_default()
+        self.requests
+            .get("DescribeTasks")
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Requests to DynamoDB (what is not ECS or STS).
     pub fn dynamodb_requests(&self) -> usize {
-        let other = ["DescribeTasks", "AssumeRole", "GetCallerIdentity", "ListTasks"];
-        self.requests.iter().filter(|(op, _)| !other.contains(&op.as_str())).map(|(_, n)| n).sum()
+        let other = [
+            "DescribeTasks",
+            "AssumeRole",
+            "GetCallerIdentity",
+            "ListTasks",
+        ];
+        self.requests
+            .iter()
+            .filter(|(op, _)| !other.contains(&op.as_str()))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Duration Lambda would bill at 1 ms granularity, from the wall time against the emulators.
@@ -271,7 +327,7 @@ impl Measured {
     /// A short note if the table does not hold every record the stream carried.
     pub fn check(&self) -> Option<String> {
         let (held, expected) = (self.storage.history_sizes.len(), self.expected_history());
-        (held != expected).then(|| format!("{}: {held} history items, {expected} expected", self.name))
+        (held != expected)
+            .then(|| format!("{}: {held} history items, {expected} expected", self.name))
     }
 }
-

@@ -28,14 +28,21 @@ pub fn criterion_results(root: &Path) -> Value {
     let Ok(dirs) = std::fs::read_dir(root.join("target/criterion/core")) else {
         return Value::Object(results);
     };
-    let read = |path: &Path| -> Option<Value> { serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok() };
+    let read = |path: &Path| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    };
     let mut dirs: Vec<_> = dirs.flatten().map(|dir| dir.path().join("new")).collect();
     dirs.sort();
     for dir in dirs {
-        let (Some(estimates), Some(bench)) = (read(&dir.join("estimates.json")), read(&dir.join("benchmark.json"))) else {
+        let (Some(estimates), Some(bench)) = (
+            read(&dir.join("estimates.json")),
+            read(&dir.join("benchmark.json")),
+        ) else {
             continue;
         };
-        let mean_ns = estimates["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+        let mean_ns = estimates["mean"]["point_estimate"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
         let elements = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0);
         let name = bench["function_id"].as_str().unwrap_or("?").to_owned();
         results.insert(name, json!({"ns_per_event": mean_ns / elements, "events_per_second": elements * 1e9 / mean_ns}));
@@ -67,7 +74,8 @@ pub fn replay_json(m: &Measured) -> Value {
         "write_units_sized_minus_emf_percent": (sized_units - emf_units) / emf_units * 100.0,
         "write_units_sized": {
             "table": m.writes.table_units, "index": m.writes.index_units, "items_written": m.writes.puts,
-            "refused_conditional_puts": m.writes.refused, "refused_units_not_in_emf": m.writes.refused_units,
+            "refused_conditional_puts": m.writes.refused, "refused_snapshot_puts": m.writes.refused_snapshots,
+            "refused_units_not_in_emf": m.writes.refused_units,
         },
         "read_units_per_event_emf": per_event(m.emf("ReadCapacityUnits")),
         "stored": stored_json(m),
@@ -103,16 +111,27 @@ fn stored_json(m: &Measured) -> Value {
 }
 
 fn mb(bytes: &Value) -> String {
-    bytes.as_f64().map_or("not built (make build)".into(), |b| format!("{:.2} MB", b / 1e6))
+    bytes.as_f64().map_or("not built (make build)".into(), |b| {
+        format!("{:.2} MB", b / 1e6)
+    })
 }
 
 /// The figures that are not replays: sizes, core CPU, init, first invocations.
 pub fn print_header(report: &Value) {
     println!();
-    let sizes = (mb(&report["binary_bytes_x86_64"]), mb(&report["binary_bytes_arm64"]));
-    println!("binary (stripped)    x86-64 {}, arm64 {}   target ≤ 10 MB", sizes.0, sizes.1);
+    let sizes = (
+        mb(&report["binary_bytes_x86_64"]),
+        mb(&report["binary_bytes_arm64"]),
+    );
+    println!(
+        "binary (stripped)    x86-64 {}, arm64 {}   target ≤ 10 MB",
+        sizes.0, sizes.1
+    );
     for (name, r) in report["core"].as_object().into_iter().flatten() {
-        let (rate, ns) = (r["events_per_second"].as_f64().unwrap_or(0.0), r["ns_per_event"].as_f64().unwrap_or(0.0));
+        let (rate, ns) = (
+            r["events_per_second"].as_f64().unwrap_or(0.0),
+            r["ns_per_event"].as_f64().unwrap_or(0.0),
+        );
         println!("core CPU             {name}: {rate:.0} events/s/core ({:.1} µs/event)   target ≥ 100,000", ns / 1000.0);
     }
     let c = &report["cold_start"];
@@ -125,9 +144,9 @@ pub fn print_header(report: &Value) {
     }
     for (warm, f) in report["first_invocation"].as_object().into_iter().flatten() {
         println!(
-            "first invocation     {warm}: init {:.1} ms, first batch of 10 {:.1} ms, TLS handshakes during it {} (median of {})",
+            "first invocation     {warm}: init {:.1} ms, first batch of 10 {:.1} ms, TLS handshakes during it {:.0} (median of {})",
             f["init_ms_median"].as_f64().unwrap_or(0.0), f["first_invocation_ms_median"].as_f64().unwrap_or(0.0),
-            f["tls_handshakes_in_first_invocation"], f["runs"]
+            f["tls_handshakes_in_first_invocation"].as_f64().unwrap_or(0.0), f["runs"]
         );
     }
 }
@@ -136,25 +155,43 @@ pub fn print_header(report: &Value) {
 pub fn print_replays(replays: &[Measured]) {
     println!();
     let header = format!(
-        "{:<15}{:>7}{:>6}{:>11}{:>11}{:>9}{:>9}{:>7}{:>9}{:>12}{:>10}{:>8}{:>10}",
-        "replay", "events", "tasks", "AWS req/ev", "DDB req/ev", "WCU/ev", "sized", "RCU/ev", "Desc/100", "CPU µs/ev", "RSS MiB", "B/ev", "wall ms/ev"
+        "{:<15}{:>7}{:>6}{:>11}{:>11}{:>9}{:>9}{:>7}{:>9}{:>9}{:>12}{:>10}{:>8}{:>12}",
+        "replay",
+        "events",
+        "tasks",
+        "AWS req/ev",
+        "DDB req/ev",
+        "WCU/ev",
+        "sized",
+        "RCU/ev",
+        "Desc/ev",
+        "Desc/100",
+        "CPU µs/ev",
+        "RSS MiB",
+        "B/ev",
+        "wall ms/ev"
     );
     println!("{header}\n{}", "-".repeat(header.chars().count()));
     for m in replays {
         let e = |v: f64| m.per_event(v);
         println!(
-            "{:<15}{:>7}{:>6}{:>11.3}{:>11.3}{:>9.2}{:>9.2}{:>7.2}{:>9.1}{:>12.0}{:>10.1}{:>8.0}{:>10.2}",
+            "{:<15}{:>7}{:>6}{:>11.3}{:>11.3}{:>9.2}{:>9.2}{:>7.2}{:>9.3}{:>9.1}{:>12.0}{:>10.1}{:>8.0}{:>12.2}",
             m.name, m.events(), m.stream.tasks, e(m.requests_total() as f64), e(m.dynamodb_requests() as f64),
             e(m.emf("WriteCapacityUnits")), e(m.writes.units()), e(m.emf("ReadCapacityUnits")),
-            m.describe_calls() as f64 * 100.0 / m.stream.tasks as f64, e(m.cpu_seconds * 1e6),
+            e(m.describe_calls() as f64), m.describe_calls() as f64 * 100.0 / m.stream.tasks as f64, e(m.cpu_seconds * 1e6),
             m.peak_rss_kib as f64 / 1024.0, e(m.storage.bytes() as f64), e(m.wall_seconds * 1000.0),
         );
     }
     println!("WCU/ev: the function's EMF WriteCapacityUnits (dynoxide's ConsumedCapacity); sized: DynamoDB's");
-    println!("rules on the items written; B/ev: table + index bytes stored at the end (+100 B each) per event");
+    println!("rules on the items written; Desc: DescribeTasks calls per event and per 100 distinct tasks;");
+    println!("B/ev: table + index bytes stored at the end (+100 B each) per event; wall: against the emulators");
+    println!("targets at batch 100: ≤ 1.3 AWS requests/event, ≤ 1 DescribeTasks per 100 new tasks, peak RSS < 40 MiB");
     for m in replays {
         let refused = if m.writes.refused > 0 {
-            format!(", {} refused conditional puts (+{:.0} units DynamoDB bills, not in EMF)", m.writes.refused, m.writes.refused_units)
+            format!(
+                ", {} refused conditional puts ({} snapshots; +{:.0} units DynamoDB bills, not in EMF)",
+                m.writes.refused, m.writes.refused_snapshots, m.writes.refused_units
+            )
         } else {
             String::new()
         };
@@ -173,15 +210,24 @@ pub fn print_costs(m: &Measured) {
     println!();
     println!(
         "$ per million events, RetentionDays 90: replay {} ({:.0} events), {}",
-        m.name, m.events(), crate::prices::AS_OF
+        m.name,
+        m.events(),
+        crate::prices::AS_OF
     );
-    let header = format!("{:<48}{:>20}{:>11}{:>13}{:>17}", "item", "per event", "Standard", "Standard-IA", "CloudWatch Logs");
+    let header = format!(
+        "{:<48}{:>20}{:>11}{:>13}{:>17}",
+        "item", "per event", "Standard", "Standard-IA", "CloudWatch Logs"
+    );
     println!("{header}\n{}", "-".repeat(header.chars().count()));
     let cell = |value: Option<f64>| value.map_or("".to_owned(), |v| format!("{v:.4}"));
     for row in crate::cost::rows(m) {
         println!(
             "{:<48}{:>20}{:>11}{:>13}{:>17}",
-            row.item, row.quantity, cell(row.standard), cell(row.infrequent), cell(row.cloudwatch)
+            row.item,
+            row.quantity,
+            cell(row.standard),
+            cell(row.infrequent),
+            cell(row.cloudwatch)
         );
     }
 }

@@ -22,7 +22,9 @@ fn attribute(value: &Value) -> AttributeValue {
     let text = || inner.as_str().unwrap_or_default().to_owned();
     let texts = || {
         let list = inner.as_array().map(Vec::as_slice).unwrap_or_default();
-        list.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()
+        list.iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
     };
     match kind.as_str() {
         "S" => AttributeValue::S(text()),
@@ -30,7 +32,12 @@ fn attribute(value: &Value) -> AttributeValue {
         "BOOL" => AttributeValue::Bool(inner.as_bool().unwrap_or_default()),
         "NULL" => AttributeValue::Null(true),
         "M" => AttributeValue::M(item(inner)),
-        "L" => AttributeValue::L(inner.as_array().map(|l| l.iter().map(attribute).collect()).unwrap_or_default()),
+        "L" => AttributeValue::L(
+            inner
+                .as_array()
+                .map(|l| l.iter().map(attribute).collect())
+                .unwrap_or_default(),
+        ),
         "SS" => AttributeValue::Ss(texts()),
         "NS" => AttributeValue::Ns(texts()),
         // Binary travels base64-encoded; only its raw length counts (the function writes none).
@@ -42,7 +49,9 @@ fn attribute(value: &Value) -> AttributeValue {
 /// An item in DynamoDB's JSON wire format.
 pub fn item(value: &Value) -> Item {
     let fields = value.as_object().into_iter().flatten();
-    fields.map(|(name, value)| (name.clone(), attribute(value))).collect()
+    fields
+        .map(|(name, value)| (name.clone(), attribute(value)))
+        .collect()
 }
 
 /// Write units of an item or index entry of `bytes`: one per KB started, at least one.
@@ -55,8 +64,12 @@ pub fn write_units(bytes: usize) -> f64 {
 pub fn index_entries(item: &Item) -> Vec<Option<Item>> {
     let entry = |pk: &str, sk: &str| -> Option<Item> {
         (item.contains_key(pk) && item.contains_key(sk)).then(|| {
-            let kept = |name: &str| [PK, SK, pk, sk].contains(&name) || INDEX_PROJECTED.contains(&name);
-            item.iter().filter(|(name, _)| kept(name)).map(|(n, v)| (n.clone(), v.clone())).collect()
+            let kept =
+                |name: &str| [PK, SK, pk, sk].contains(&name) || INDEX_PROJECTED.contains(&name);
+            item.iter()
+                .filter(|(name, _)| kept(name))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect()
         })
     };
     INDEXES.iter().map(|(_, pk, sk)| entry(pk, sk)).collect()
@@ -76,7 +89,9 @@ fn index_write_units(old: Option<&Item>, new: Option<&Item>) -> f64 {
         (None, None) => 0.0,
         (None, Some(entry)) | (Some(entry), None) => write_units(item_size(entry)),
         (Some(old), Some(new)) if old == new => 0.0,
-        (Some(old), Some(new)) if key(old) == key(new) => write_units(item_size(old).max(item_size(new))),
+        (Some(old), Some(new)) if key(old) == key(new) => {
+            write_units(item_size(old).max(item_size(new)))
+        }
         (Some(old), Some(new)) => write_units(item_size(old)) + write_units(item_size(new)),
     }
 }
@@ -88,7 +103,12 @@ struct Held {
 }
 
 fn key_of(item: &Item) -> (String, String) {
-    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
     (text(PK), text(SK))
 }
 
@@ -100,10 +120,13 @@ pub struct Writes {
     pub table_units: f64,
     pub index_units: f64,
     /// Conditional puts refused (HTTP 400, a failed condition): DynamoDB bills them too, one unit
-    /// per KB of the item they were checked against, but answers without `ConsumedCapacity`, so
-    /// the function's own count leaves them out.
+    /// per KB of the existing item they were checked against, at least one (developer guide,
+    /// condition expressions: "DynamoDB still consumes write capacity from the table"), but answers
+    /// without `ConsumedCapacity`, so the function's own count leaves them out.
     pub refused: usize,
     pub refused_units: f64,
+    /// Of those, snapshot writes (the others are conditional history inserts).
+    pub refused_snapshots: usize,
     /// Sizes of the history items written (DynamoDB's rule, without the storage overhead).
     pub history_sizes: Vec<usize>,
 }
@@ -126,7 +149,9 @@ impl Writes {
                 ("PutItem", Some(400)) => sized.refuse(&table, &item(&body["Item"])),
                 ("BatchWriteItem", Some(200)) => {
                     let tables = body["RequestItems"].as_object().into_iter().flatten();
-                    for request in tables.flat_map(|(_, requests)| requests.as_array().into_iter().flatten()) {
+                    for request in
+                        tables.flat_map(|(_, requests)| requests.as_array().into_iter().flatten())
+                    {
                         // The function only puts; dynoxide never leaves items unprocessed.
                         sized.put(&mut table, item(&request["PutRequest"]["Item"]));
                     }
@@ -144,7 +169,13 @@ impl Writes {
             self.history_sizes.push(size);
         }
         let entries = index_entries(&new);
-        let old = table.insert(key, Held { size, entries: entries.clone() });
+        let old = table.insert(
+            key,
+            Held {
+                size,
+                entries: entries.clone(),
+            },
+        );
         self.table_units += write_units(size.max(old.as_ref().map_or(0, |held| held.size)));
         for (index, entry) in entries.iter().enumerate() {
             let before = old.as_ref().and_then(|held| held.entries[index].as_ref());
@@ -154,8 +185,10 @@ impl Writes {
     }
 
     fn refuse(&mut self, table: &HashMap<(String, String), Held>, attempted: &Item) {
-        let existing = table.get(&key_of(attempted)).map_or(0, |held| held.size);
+        let key = key_of(attempted);
+        let existing = table.get(&key).map_or(0, |held| held.size);
         self.refused += 1;
+        self.refused_snapshots += usize::from(key.1 == SNAPSHOT_SK);
         self.refused_units += write_units(existing);
     }
 

@@ -15,7 +15,9 @@ fn ms(duration: std::time::Duration) -> f64 {
 pub async fn cold_starts(bench: &Bench, runs: usize) -> Value {
     let mut inits = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let (function, init) = bench.start("bench-cold-start", true, &[("WARM_CONNECTIONS", "false")]).await;
+        let (function, init) = bench
+            .start("bench-cold-start", true, &[("WARM_CONNECTIONS", "false")])
+            .await;
         inits.push(ms(init));
         stop(function).await;
     }
@@ -36,7 +38,9 @@ pub async fn first_invocations(bench: &Bench, stream: &Stream, runs: usize) -> V
         let (mut inits, mut firsts, mut handshakes) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
             let table = crate::common::create_table(&bench.dynamodb).await;
-            let (function, init) = bench.start(&table, true, &[("WARM_CONNECTIONS", warm)]).await;
+            let (function, init) = bench
+                .start(&table, true, &[("WARM_CONNECTIONS", warm)])
+                .await;
             let first = (run * 10).min(stream.bodies.len().saturating_sub(10));
             let records = &stream.bodies[first..(first + 10).min(stream.bodies.len())];
             let payload = crate::common::sqs_batch(records).to_string();
@@ -51,7 +55,12 @@ pub async fn first_invocations(bench: &Bench, stream: &Stream, runs: usize) -> V
                 "first invocation failed: {reply:?}"
             );
             stop(function).await;
-            let _ = bench.dynamodb.delete_table().table_name(&table).send().await;
+            let _ = bench
+                .dynamodb
+                .delete_table()
+                .table_name(&table)
+                .send()
+                .await;
         }
         out.insert(
             format!("warm_{warm}"),

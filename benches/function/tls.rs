@@ -44,8 +44,11 @@ pub fn certificates(dir: &Path) -> Certificates {
     let csr = format!("req -subj /CN=127.0.0.1 {new_key} -keyout key.pem -out leaf.csr");
     let sign = "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
                 -extfile leaf.ext -out cert.pem";
-    std::fs::write(dir.join("leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-        .expect("leaf extensions");
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("leaf extensions");
     for command in [ca.as_str(), csr.as_str(), sign] {
         openssl(dir, &command.split_whitespace().collect::<Vec<_>>());
     }
@@ -80,7 +83,9 @@ impl TlsFront {
         .with_single_cert(chain, key)
         .expect("server certificate");
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind TLS front");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind TLS front");
         let endpoint = format!("https://{}", listener.local_addr().expect("front address"));
         let front = Self {
             endpoint,
@@ -90,7 +95,8 @@ impl TlsFront {
         let handshakes = front.handshakes.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (acceptor, upstream, handshakes) = (acceptor.clone(), upstream.clone(), handshakes.clone());
+                let (acceptor, upstream, handshakes) =
+                    (acceptor.clone(), upstream.clone(), handshakes.clone());
                 tokio::spawn(async move { relay(stream, acceptor, &upstream, &handshakes).await });
             }
         });
