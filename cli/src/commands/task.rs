@@ -23,7 +23,13 @@ pub async fn run(context: &Context, args: &TaskArgs, out: &mut dyn Write) -> Res
             .map_err(|err| CliError::table(err, reader.table()))?;
         if !timeline.records.is_empty() {
             let home = context.home_account().await;
-            return show(context.style, &task_arn, &timeline.records, home.as_deref(), out);
+            return show(
+                context.style,
+                &task_arn,
+                &timeline.records,
+                home.as_deref(),
+                out,
+            );
         }
     }
     Err(CliError::new(
@@ -120,7 +126,10 @@ fn header(style: Style, newest: &HistoryRecord, home: Option<&str>) -> String {
     let bold = |label: &str| style.paint(label, Colour::Bold);
     let mut facts = vec![format!("cluster {}", newest.cluster_name)];
     if home != Some(newest.account.as_str()) && !newest.account.is_empty() {
-        facts.push(format!("account {} · region {}", newest.account, newest.region));
+        facts.push(format!(
+            "account {} · region {}",
+            newest.account, newest.region
+        ));
     }
     if let Some(service) = &newest.service_name {
         facts.push(format!("service {service}"));
