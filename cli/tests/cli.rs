@@ -9,18 +9,16 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 use common::fault_proxy::{Fault, FaultProxy, Rule};
 use common::{fixture, run_tasks, task_event, text, Harness, LIFECYCLE};
-use ecs_task_history::aws::dynamodb::items::history_item;
 use ecs_task_history::core::history::{normalize, RecordContext, TagSource, Tags};
 use ecs_task_history::pipeline::Input;
 use serde_json::Value;
 
 use support::{
-    assert_snapshot, cli, cli_env, demo_cluster_events, lifecycle, ok, parse, seed, DEMO_CLUSTER,
-    WINDOW,
+    assert_snapshot, cli, cli_env, demo_cluster_events, lifecycle, ok, parse, seed, write_records,
+    DEMO_CLUSTER, WINDOW,
 };
 
 const WEB_TASK: &str =
@@ -377,7 +375,7 @@ async fn a_cluster_with_thousands_of_tasks_is_read_through_every_shard_and_page(
     let base = parse(&fixture("fargate-batch-stopped-oom.json"));
     let start: DateTime<Utc> = "2026-11-20T01:00:00Z".parse().unwrap();
     let started = Instant::now();
-    let mut requests = Vec::with_capacity(TASKS);
+    let mut records = Vec::with_capacity(TASKS);
     for n in 0..TASKS {
         let mut event = base.clone();
         event.detail.task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/big/{n:032x}");
@@ -398,33 +396,9 @@ async fn a_cluster_with_thousands_of_tasks_is_read_through_every_shard_and_page(
         );
         // Each task's one record is its first of the hour: it carries the task's index entry.
         record.indexed = true;
-        requests.push(
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(history_item(&record)))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        );
+        records.push(record);
     }
-    use futures::stream::{self, StreamExt};
-    let writes: Vec<_> = stream::iter(requests.chunks(25))
-        .map(|chunk| {
-            harness
-                .dynamodb
-                .batch_write_item()
-                .request_items(&harness.table, chunk.to_vec())
-                .send()
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    for output in writes {
-        let output = output.expect("batch write");
-        assert!(output.unprocessed_items.unwrap_or_default().is_empty());
-    }
+    write_records(&harness, &records).await;
     let written = started.elapsed();
 
     let started = Instant::now();

@@ -10,16 +10,15 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use chrono::{DateTime, Duration, Utc};
 use common::browser::Browser;
 use common::story::{Container, Ending, Task, TaskStory};
 use common::Harness;
-use ecs_task_history::aws::dynamodb::items::history_item;
 use ecs_task_history::core::history::{mark_indexed, normalize, RecordContext, Tags};
 use serde_json::{json, Value};
 use support::{
-    assert_snapshot, cli, cli_env, demo_cluster_events, ok, parse, seed, DEMO_CLUSTER, WINDOW,
+    assert_snapshot, cli, cli_env, demo_cluster_events, ok, parse, seed, write_records,
+    DEMO_CLUSTER, WINDOW,
 };
 
 /// Where the tests put their pages and screenshots: `target/report/`.
@@ -803,7 +802,7 @@ async fn seed_many(harness: &Harness, tasks: usize) {
         ("service:worker", "worker", 0.15),
         ("family:batch-job", "batch-job", 0.05),
     ];
-    let mut requests = Vec::new();
+    let mut all = Vec::new();
     let mut rng = common::Rng(0x5eed_1234_abcd_0001);
     for n in 0..tasks {
         let share = (n as f64 + 0.5) / tasks as f64;
@@ -860,35 +859,9 @@ async fn seed_many(harness: &Harness, tasks: usize) {
             })
             .collect();
         mark_indexed(None, records.iter_mut());
-        for record in &records {
-            requests.push(
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(history_item(record)))
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            );
-        }
+        all.extend(records);
     }
-    use futures::stream::{self, StreamExt};
-    let writes: Vec<_> = stream::iter(requests.chunks(25))
-        .map(|chunk| {
-            harness
-                .dynamodb
-                .batch_write_item()
-                .request_items(&harness.table, chunk.to_vec())
-                .send()
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    for output in writes {
-        let output = output.expect("batch write");
-        assert!(output.unprocessed_items.unwrap_or_default().is_empty());
-    }
+    write_records(harness, &all).await;
 }
 
 /// What a report of `tasks` tasks costs: its size, how long the CLI took, and how long the

@@ -124,3 +124,39 @@ pub fn demo_cluster_events() -> Vec<Value> {
     }
     events
 }
+
+/// Writes history records straight into the table (BatchWriteItem, 25 a request, 4 in flight), as
+/// the function's mapping makes them: thousands of tasks without a pipeline run each.
+pub async fn write_records<'a>(
+    harness: &Harness,
+    records: impl IntoIterator<Item = &'a ecs_task_history::core::history::HistoryRecord>,
+) {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use ecs_task_history::aws::dynamodb::items::history_item;
+    use futures::stream::{self, StreamExt};
+    let requests: Vec<WriteRequest> = records
+        .into_iter()
+        .map(|record| {
+            let put = PutRequest::builder()
+                .set_item(Some(history_item(record)))
+                .build()
+                .expect("a put request");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    let writes: Vec<_> = stream::iter(requests.chunks(25))
+        .map(|chunk| {
+            harness
+                .dynamodb
+                .batch_write_item()
+                .request_items(&harness.table, chunk.to_vec())
+                .send()
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for output in writes {
+        let output = output.expect("batch write");
+        assert!(output.unprocessed_items.unwrap_or_default().is_empty());
+    }
+}
