@@ -6,7 +6,8 @@
 //! 1. Replays, each on a fresh table and a fresh function process: N tasks (default 2,000) running
 //!    in moto with tags, each task's 8-version Fargate lifecycle, shuffled, +10 % copies; as SQS
 //!    batches of 100 and of 10 (batch item failures redelivered), as single EventBridge
-//!    invocations, and with ENRICH=always and never, the last ones on the first 250 tasks.
+//!    invocations, and with ENRICH=always and never, the last ones on the first 250 tasks; and
+//!    the same lifecycles in order (copies late) as batches of 100, the write-heaviest order.
 //! 2. Per replay: AWS requests per event by operation (the proxy's log); write units per event,
 //!    the function's EMF `WriteCapacityUnits` beside DynamoDB's sizing rules on the written items;
 //!    read units; bytes stored per event at the end; handler CPU (/proc) and peak RSS; the same
@@ -46,7 +47,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use args::Args;
-use events::Stream;
+use events::{Order, Stream};
 use replay::{replay, Bench, Measured, Plan};
 
 /// Tags every task carries, as in a real account.
@@ -92,17 +93,19 @@ async fn run(root: &std::path::Path, args: Args) {
     println!("running {count} tasks in moto …");
     let (cluster, tasks) =
         common::run_many_tasks(&aws_sdk_ecs::Client::new(&config), count, &TAGS).await;
-    let main = Arc::new(Stream::of(&cluster, &tasks, args.seed));
+    let main = Arc::new(Stream::of(&cluster, &tasks, args.seed, Order::Shuffled));
     let side = Arc::new(Stream::of(
         &cluster,
         &tasks[..args.side_tasks.min(tasks.len())],
         args.seed + 1,
+        Order::Shuffled,
     ));
     report["cold_start"] = startup::cold_starts(&bench, args.cold_starts).await;
     report["first_invocation"] =
         startup::first_invocations(&bench, &side, args.first_invocations).await;
     let mut replays = Vec::new();
-    for plan in plans(&args, &main, &side) {
+    let in_order = Arc::new(Stream::of(&cluster, &tasks, args.seed, Order::InOrder));
+    for plan in plans(&args, &main, &in_order, &side) {
         let (events, began) = (plan.stream.bodies.len(), Instant::now());
         replays.push(replay(&bench, &plan).await);
         println!(
@@ -148,8 +151,9 @@ async fn bench(args: &Args, out: &std::path::Path) -> Bench {
     }
 }
 
-/// The replays of bench.py, plus batch 100 over plain HTTP to compare with TLS.
-fn plans(args: &Args, main: &Arc<Stream>, side: &Arc<Stream>) -> Vec<Plan> {
+/// The replays: batch 100 shuffled (over TLS and plain HTTP, to compare) and in order, batch 10,
+/// single invocations, and the ENRICH modes.
+fn plans(args: &Args, main: &Arc<Stream>, in_order: &Arc<Stream>, side: &Arc<Stream>) -> Vec<Plan> {
     let plan = |name, stream: &Arc<Stream>, batch, enrich, tls| Plan {
         name,
         stream: stream.clone(),
@@ -162,6 +166,7 @@ fn plans(args: &Args, main: &Arc<Stream>, side: &Arc<Stream>) -> Vec<Plan> {
         plans.push(plan("batch100-plain", main, 100, "new-tasks", false));
     }
     plans.extend([
+        plan("batch100-in-order", in_order, 100, "new-tasks", args.tls),
         plan("batch10", main, 10, "new-tasks", args.tls),
         // ENRICH matters where batches are small: at batch 100 nearly every batch has a task to
         // describe, so every mode makes one call per batch.
@@ -208,6 +213,12 @@ fn finish(mut report: Value, replays: &[Measured], out: &std::path::Path, starte
         );
     }
     if let Some(m) = cost_replay {
+        report::print_costs(m);
+    }
+    // The in-order replay beside it: the write-heaviest delivery, to bound the cost from above.
+    if let Some(m) =
+        find(replays, "batch100-in-order").filter(|m| Some(m.name) != cost_replay.map(|c| c.name))
+    {
         report::print_costs(m);
     }
     println!(

@@ -1,12 +1,22 @@
-//! The event streams the replays deliver: every task's 8-version Fargate lifecycle, shuffled, with
-//! 10 % redelivered copies (the kit's `in_order_lifecycles` and `shuffled_with_copies`), as the
-//! compact JSON EventBridge delivers.
+//! The event streams the replays deliver: every task's 8-version Fargate lifecycle with 10 %
+//! redelivered copies, shuffled or in order (the kit's `in_order_lifecycles`,
+//! `shuffled_with_copies` and `in_order_with_copies`), as the compact JSON EventBridge delivers.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::common::stream::{in_order_lifecycles, shuffled_with_copies};
+use crate::common::stream::{in_order_lifecycles, in_order_with_copies, shuffled_with_copies};
 use crate::common::Rng;
+
+/// How a stream orders its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Every event anywhere: batches hold several versions of a task, most of them late.
+    Shuffled,
+    /// Version by version across tasks, copies late: no batch holds two versions of a task, so
+    /// every fresh version moves its task's snapshot (the write-heaviest order).
+    InOrder,
+}
 
 pub struct Stream {
     /// Each event's JSON, as delivered.
@@ -19,15 +29,19 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The lifecycles of these tasks of `cluster`, shuffled with copies (`seed` fixes the order).
-    pub fn of(cluster: &str, tasks: &[String], seed: u64) -> Self {
+    /// The lifecycles of these tasks of `cluster` with copies, in `order` (`seed` fixes it).
+    pub fn of(cluster: &str, tasks: &[String], seed: u64, order: Order) -> Self {
         let pairs: Vec<(String, String)> = tasks
             .iter()
             .map(|t| (cluster.to_owned(), t.clone()))
             .collect();
         let ordered = in_order_lifecycles(&pairs);
-        let shuffled = shuffled_with_copies(&ordered, &mut Rng(seed | 1));
-        let bodies: Vec<String> = shuffled.iter().map(|event| event.to_string()).collect();
+        let rng = &mut Rng(seed | 1);
+        let events = match order {
+            Order::Shuffled => shuffled_with_copies(&ordered, rng),
+            Order::InOrder => in_order_with_copies(&ordered, rng),
+        };
+        let bodies: Vec<String> = events.iter().map(|event| event.to_string()).collect();
         let gzip_bytes = gzip_size(&bodies);
         Self {
             bodies,

@@ -70,6 +70,28 @@ pub fn shuffled_with_copies(ordered: &[Value], rng: &mut Rng) -> Vec<Value> {
     stream
 }
 
+/// The events in order with one redelivered copy (under a new event id) per ten events, each copy
+/// placed at a random point after its original: ECS's usual delivery, where every version of a
+/// task arrives in a batch of its own and redeliveries come late.
+pub fn in_order_with_copies(ordered: &[Value], rng: &mut Rng) -> Vec<Value> {
+    let mut later: Vec<Vec<Value>> = vec![Vec::new(); ordered.len() + 1];
+    for n in 0..ordered.len() / 10 {
+        let original = rng.below(ordered.len());
+        let mut copy = ordered[original].clone();
+        copy["id"] = Value::String(format!("redelivery-{n}"));
+        let at = original + 1 + rng.below(ordered.len() - original);
+        later[at].push(copy);
+    }
+    let mut stream = Vec::with_capacity(ordered.len() + ordered.len() / 10);
+    for (position, copies) in later.into_iter().enumerate() {
+        stream.extend(copies);
+        if let Some(event) = ordered.get(position) {
+            stream.push(event.clone());
+        }
+    }
+    stream
+}
+
 /// What a delivery took.
 #[derive(Debug, Default)]
 pub struct Delivery {
