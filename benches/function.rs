@@ -215,6 +215,9 @@ fn finish(mut report: Value, replays: &[Measured], out: &std::path::Path, starte
     if let Some(m) = cost_replay {
         report::print_costs(m);
     }
+    if !replays.is_empty() {
+        report::print_cost_totals(replays);
+    }
     // The in-order replay beside it: the write-heaviest delivery, to bound the cost from above.
     if let Some(m) =
         find(replays, "batch100-in-order").filter(|m| Some(m.name) != cost_replay.map(|c| c.name))

@@ -650,3 +650,50 @@ fn the_template_declares_the_table_exactly_as_the_code_creates_it() {
     assert!(table.contains(&format!("AttributeName: {}", schema::TTL_ATTRIBUTE)));
     assert!(!table.contains("ProjectionType: ALL"));
 }
+
+/// `CapacityMode=PROVISIONED` must scale every index the code queries, reads and writes: an index
+/// left at its least capacity would throttle every write that carries its keys.
+#[test]
+fn provisioned_capacity_scales_the_table_and_every_index() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("template.yaml");
+    let targets: Vec<(String, String)> = template
+        .split("Type: AWS::ApplicationAutoScaling::ScalableTarget")
+        .skip(1)
+        .map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|line| line.trim().strip_prefix(name))
+                    .unwrap_or_else(|| panic!("{name} missing in {block}"))
+                    .trim()
+                    .to_owned()
+            };
+            (field("ResourceId:"), field("ScalableDimension:"))
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for dimension in ["Write", "Read"] {
+        expected.push((
+            "!Sub table/${HistoryTable}".to_owned(),
+            format!("dynamodb:table:{dimension}CapacityUnits"),
+        ));
+        for (index, _, _) in schema::INDEXES {
+            expected.push((
+                format!("!Sub table/${{HistoryTable}}/index/{index}"),
+                format!("dynamodb:index:{dimension}CapacityUnits"),
+            ));
+        }
+    }
+    let (mut found, mut wanted) = (targets.clone(), expected);
+    found.sort();
+    wanted.sort();
+    assert_eq!(found, wanted);
+    assert_eq!(
+        template
+            .matches("Type: AWS::ApplicationAutoScaling::ScalingPolicy")
+            .count(),
+        targets.len(),
+        "one target-tracking policy per scalable target"
+    );
+}

@@ -48,8 +48,9 @@ pub fn cpu_billed_ms_per_event(m: &Measured) -> f64 {
     per_invocation_ms.ceil() * m.invocations as f64 / m.events()
 }
 
-/// The function's rows: each a quantity per event and its $ per million events.
-fn function_rows(m: &Measured) -> Vec<Row> {
+/// The function's rows: each a quantity per event and its $ per million events, with the table's
+/// throughput bought as `capacity` says.
+fn function_rows(m: &Measured, capacity: Capacity) -> Vec<Row> {
     let (standard, infrequent) = (DYNAMODB_STANDARD, DYNAMODB_STANDARD_IA);
     let wru = m.per_event(m.emf("WriteCapacityUnits"));
     let rru = m.per_event(m.emf("ReadCapacityUnits"));
@@ -57,7 +58,14 @@ fn function_rows(m: &Measured) -> Vec<Row> {
     let invocations = m.per_event(m.invocations as f64);
     let (cpu_ms, wall_ms) = (cpu_billed_ms_per_event(m), m.per_event(m.billed_ms()));
     let sqs = m.per_event(m.sqs_requests);
-    let logs = m.per_event((m.emf_bytes + CLOUDWATCH_EVENT_OVERHEAD_BYTES * m.invocations) as f64);
+    // The EMF lines as written, and per invocation Lambda's START, END and REPORT lines; each line
+    // also carries CloudWatch's per-event overhead.
+    let lines = m.emf_lines + LAMBDA_PLATFORM_LINES * m.invocations;
+    let logs = m.per_event(
+        (m.emf_bytes
+            + LAMBDA_PLATFORM_LOG_BYTES * m.invocations
+            + CLOUDWATCH_EVENT_OVERHEAD_BYTES * lines) as f64,
+    );
     let log_cost = per_gb(logs, CLOUDWATCH_INGEST_GB)
         + per_gb(logs, CLOUDWATCH_STORAGE_GB_MONTH * FUNCTION_LOG_MONTHS);
     let lambda_requests = invocations * LAMBDA_PER_MILLION_REQUESTS;
@@ -67,20 +75,20 @@ fn function_rows(m: &Measured) -> Vec<Row> {
         both(
             "DynamoDB writes",
             format!("{wru:.2} WRU (EMF)"),
-            wru * standard.write_per_million,
-            wru * infrequent.write_per_million,
+            wru * standard.write_price(capacity),
+            wru * infrequent.write_price(capacity),
         ),
         both(
             "DynamoDB refused conditional puts",
             format!("{refused:.3} WRU (sized)"),
-            refused * standard.write_per_million,
-            refused * infrequent.write_per_million,
+            refused * standard.write_price(capacity),
+            refused * infrequent.write_price(capacity),
         ),
         both(
             "DynamoDB reads",
             format!("{rru:.2} RRU (EMF)"),
-            rru * standard.read_per_million,
-            rru * infrequent.read_per_million,
+            rru * standard.read_price(capacity),
+            rru * infrequent.read_price(capacity),
         ),
         both(
             "DynamoDB storage, 90 days",
@@ -107,7 +115,7 @@ fn function_rows(m: &Measured) -> Vec<Row> {
             sqs * SQS_PER_MILLION_REQUESTS,
         ),
         both(
-            "function logs (EMF), 30 days",
+            "function logs (EMF, START/END/REPORT), 30 days",
             format!("{logs:.1} B"),
             log_cost,
             log_cost,
@@ -148,9 +156,23 @@ fn cloudwatch_rows(m: &Measured) -> Vec<Row> {
     ]
 }
 
-/// The comparison's rows, a total last.
+/// The comparison's rows with on-demand capacity (the template's default), a total last.
 pub fn rows(m: &Measured) -> Vec<Row> {
-    let mut rows = function_rows(m);
+    rows_with(m, Capacity::OnDemand)
+}
+
+/// The totals with provisioned capacity: (Standard, Standard-IA) $ per million events.
+pub fn provisioned_totals(m: &Measured) -> (f64, f64) {
+    let rows = rows_with(m, Capacity::Provisioned);
+    let total = rows.last();
+    (
+        total.and_then(|row| row.standard).unwrap_or_default(),
+        total.and_then(|row| row.infrequent).unwrap_or_default(),
+    )
+}
+
+fn rows_with(m: &Measured, capacity: Capacity) -> Vec<Row> {
+    let mut rows = function_rows(m, capacity);
     rows.extend(cloudwatch_rows(m));
     let total = |pick: fn(&Row) -> Option<f64>| -> Option<f64> {
         let counted = rows.iter().filter(|row| !row.item.starts_with('('));
@@ -185,9 +207,11 @@ pub fn json(m: &Measured) -> Value {
             (row.item.to_owned(), figures)
         })
         .collect();
+    let (standard, infrequent) = provisioned_totals(m);
     json!({
         "replay": m.name,
         "dollars_per_million_events": rows,
+        "provisioned_total": {"utilization": PROVISIONED_UTILIZATION, "standard": standard, "standard_ia": infrequent},
         "retention_days": RETENTION_DAYS,
         "prices": prices(),
     })
@@ -195,7 +219,7 @@ pub fn json(m: &Measured) -> Value {
 
 /// Every price used, for the report.
 fn prices() -> Value {
-    let class = |c: TableClass| json!({"table_class": c.name, "write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "storage_gb_month": c.storage_gb_month});
+    let class = |c: TableClass| json!({"table_class": c.name, "write_per_million": c.write_per_million, "read_per_million": c.read_per_million, "write_unit_hour": c.write_unit_hour, "read_unit_hour": c.read_unit_hour, "storage_gb_month": c.storage_gb_month});
     json!({
         "as_of": AS_OF,
         "dynamodb_standard": class(DYNAMODB_STANDARD),

@@ -7,15 +7,59 @@
 pub const AS_OF: &str =
     "us-east-1, on demand, prices after the DynamoDB cut of 1 Nov 2024 (checked 2026-12-02)";
 
-/// One DynamoDB table class: $ per million write / read request units, $ per GB-month stored.
+/// One DynamoDB table class: $ per million write / read request units (on demand), $ per
+/// write / read capacity unit-hour (provisioned), $ per GB-month stored.
 #[derive(Clone, Copy, Debug)]
 pub struct TableClass {
     pub name: &'static str,
     pub write_per_million: f64,
     pub read_per_million: f64,
+    pub write_unit_hour: f64,
+    pub read_unit_hour: f64,
     pub storage_gb_month: f64,
 }
 
+/// How the table's throughput is bought (the template's `CapacityMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capacity {
+    OnDemand,
+    /// Auto scaled to keep `PROVISIONED_UTILIZATION` of the units in use: each unit used costs
+    /// its hourly price over the seconds of an hour at that utilization.
+    Provisioned,
+}
+
+/// The template's target-tracking value: 70 % of provisioned units in use (a steady stream; a
+/// spiky one wastes more).
+pub const PROVISIONED_UTILIZATION: f64 = 0.70;
+
+impl TableClass {
+    /// $ per million write units consumed.
+    pub fn write_price(&self, capacity: Capacity) -> f64 {
+        match capacity {
+            Capacity::OnDemand => self.write_per_million,
+            Capacity::Provisioned => per_million_at_utilization(self.write_unit_hour),
+        }
+    }
+
+    /// $ per million read units consumed.
+    pub fn read_price(&self, capacity: Capacity) -> f64 {
+        match capacity {
+            Capacity::OnDemand => self.read_per_million,
+            Capacity::Provisioned => per_million_at_utilization(self.read_unit_hour),
+        }
+    }
+}
+
+/// A unit-hour's price spread over the units it serves at `PROVISIONED_UTILIZATION`, per million.
+fn per_million_at_utilization(unit_hour: f64) -> f64 {
+    unit_hour / (3600.0 * PROVISIONED_UTILIZATION) * 1e6
+}
+
+/// Provisioned capacity, us-east-1: $0.00065 per write unit-hour and $0.00013 per read unit-hour
+/// (Standard), $0.00081 and $0.00016 (Standard-IA), from aws.amazon.com/dynamodb/pricing/provisioned/;
+/// the library's copies of that page stop before the figures, but its China-region page confirms
+/// the ratios (a read unit-hour a fifth of a write unit-hour; Standard-IA 1.25 times Standard).
+///
 /// DynamoDB Standard, on demand. $0.625 / $0.125: aws.amazon.com/dynamodb/pricing/on-demand/ (the
 /// 50 % cut effective 1 Nov 2024, from $1.25 / $0.25), the figures quoted by airbyte.com's
 /// "DynamoDB pricing" (Jul 2025) and jusdb.com (Aug 2025). Storage $0.25 per GB-month (beyond the
@@ -24,6 +68,8 @@ pub const DYNAMODB_STANDARD: TableClass = TableClass {
     name: "Standard",
     write_per_million: 0.625,
     read_per_million: 0.125,
+    write_unit_hour: 0.000_65,
+    read_unit_hour: 0.000_13,
     storage_gb_month: 0.25,
 };
 
@@ -35,6 +81,8 @@ pub const DYNAMODB_STANDARD_IA: TableClass = TableClass {
     name: "Standard-IA",
     write_per_million: 0.78,
     read_per_million: 0.155,
+    write_unit_hour: 0.000_81,
+    read_unit_hour: 0.000_16,
     storage_gb_month: 0.10,
 };
 
@@ -71,6 +119,13 @@ pub const CLOUDWATCH_STORAGE_GB_MONTH: f64 = 0.03;
 /// OpsWorks API reference, CloudWatchLogsLogStream); that archived (billed) data carries the same
 /// 26 bytes and is gzip-6 compressed is CloudWatch's pricing page, not confirmed in the library.
 pub const CLOUDWATCH_EVENT_OVERHEAD_BYTES: usize = 26;
+
+/// What Lambda itself logs per invocation in the text format: `START RequestId: <id> Version:
+/// $LATEST`, `END RequestId: <id>` and the `REPORT` line (duration, billed duration, memory size,
+/// max memory used): about 280 bytes with a 36-character request id, estimated from the Lambda
+/// developer guide's example lines (not a billed figure).
+pub const LAMBDA_PLATFORM_LINES: usize = 3;
+pub const LAMBDA_PLATFORM_LOG_BYTES: usize = 280;
 
 /// AWS bills storage and log volume in GB of 2^30 bytes.
 pub const GB: f64 = 1_073_741_824.0;

@@ -191,6 +191,7 @@ pub struct Measured {
     pub emf: BTreeMap<String, f64>,
     /// Bytes of those lines, as CloudWatch Logs would ingest them.
     pub emf_bytes: usize,
+    pub emf_lines: usize,
     pub writes: Writes,
     pub storage: Storage,
     pub cpu_seconds: f64,
@@ -266,6 +267,7 @@ pub async fn replay(bench: &Bench, plan: &Plan) -> Measured {
             .map(|m| (m.to_string(), sum(&lines, m)))
             .collect(),
         emf_bytes: lines.iter().map(|line| line.to_string().len() + 1).sum(),
+        emf_lines: lines.len(),
         writes: Writes::of(&log),
         storage: Storage::of(&items),
         cpu_seconds,

@@ -230,4 +230,42 @@ pub fn print_costs(m: &Measured) {
             cell(row.cloudwatch)
         );
     }
+    let (standard, infrequent) = crate::cost::provisioned_totals(m);
+    println!(
+        "{:<68}{:>11}{:>13}",
+        format!(
+            "total, CapacityMode PROVISIONED at {:.0} % utilization",
+            crate::prices::PROVISIONED_UTILIZATION * 100.0
+        ),
+        cell(Some(standard)),
+        cell(Some(infrequent))
+    );
+}
+
+/// Every replay's totals side by side: how the delivery (batch size, SQS or direct) and the
+/// capacity mode move the price. Direct invocations' Lambda duration is their CPU only, a floor:
+/// on AWS they also wait for DynamoDB.
+pub fn print_cost_totals(replays: &[Measured]) {
+    println!();
+    let header = format!(
+        "{:<20}{:>22}{:>22}{:>17}",
+        "total $/M events", "on demand: Std / IA", "provisioned: Std / IA", "CloudWatch Logs"
+    );
+    println!("{header}\n{}", "-".repeat(header.chars().count()));
+    for m in replays {
+        let rows = crate::cost::rows(m);
+        let Some(total) = rows.last() else { continue };
+        let (standard, infrequent) = crate::cost::provisioned_totals(m);
+        println!(
+            "{:<20}{:>22}{:>22}{:>17}",
+            m.name,
+            format!(
+                "{:.2} / {:.2}",
+                total.standard.unwrap_or_default(),
+                total.infrequent.unwrap_or_default()
+            ),
+            format!("{standard:.2} / {infrequent:.2}"),
+            format!("{:.2}", total.cloudwatch.unwrap_or_default())
+        );
+    }
 }

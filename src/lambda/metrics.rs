@@ -8,7 +8,13 @@ use crate::aws::usage::UsageCounts;
 use crate::config::MetricsTarget;
 use crate::core::alert::AlertTally;
 
-/// Builds the EMF document for one invocation. Metric names are documented in the README.
+/// Metrics every line carries, zero or not, so each invocation is a data point of each.
+const ALWAYS: [&str; 2] = ["Invocations", "EventsReceived"];
+
+/// Builds the EMF document for one invocation. Metric names are documented in the README. A count
+/// that is zero is left out (no data point rather than a zero one): the line is billed as log
+/// ingestion, and with one event per direct invocation a line of every metric costs about as much
+/// as the event's own history.
 pub fn emf_line(
     target: &MetricsTarget,
     invocation: &Invocation,
@@ -41,6 +47,10 @@ pub fn emf_line(
         ("AlertsFailed", alerts.failed as f64),
         ("Invocations", 1.0),
     ];
+    let carried: Vec<(&str, f64)> = counts
+        .into_iter()
+        .filter(|(name, value)| *value != 0.0 || ALWAYS.contains(name))
+        .collect();
     let mut document = Map::new();
     document.insert(
         "_aws".into(),
@@ -49,7 +59,7 @@ pub fn emf_line(
             "CloudWatchMetrics": [{
                 "Namespace": target.namespace,
                 "Dimensions": [["FunctionName"]],
-                "Metrics": counts
+                "Metrics": carried
                     .iter()
                     .map(|(name, _)| json!({ "Name": name, "Unit": "Count" }))
                     .collect::<Vec<_>>(),
@@ -58,7 +68,7 @@ pub fn emf_line(
     );
     document.insert("FunctionName".into(), json!(target.function_name));
     document.insert("Shape".into(), json!(invocation.shape.as_str()));
-    for (name, value) in counts {
+    for (name, value) in carried {
         document.insert(name.into(), json!(value));
     }
     Value::Object(document)
@@ -155,6 +165,39 @@ mod tests {
         assert_eq!(line["Shape"], "sqs");
         assert_eq!(line["AlertsSent"], 3.0);
         assert_eq!(line["AlertsSuppressed"], 7.0);
+        // Zero counts are neither declared nor set; the two every line carries are.
+        let declared: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|metric| metric["Name"].as_str())
+            .collect();
+        for zero in ["Stale", "GapFilled", "Skipped", "Failed", "AlertsFailed"] {
+            assert!(line.get(zero).is_none(), "{zero} is zero: {line}");
+            assert!(!declared.contains(&zero), "{zero} declared: {declared:?}");
+        }
+        assert_eq!(line["Invocations"], 1.0);
+        let empty = Invocation {
+            shape: super::super::Shape::EventBridge,
+            counts: Counts::of(&[]),
+            batch_item_failures: 0,
+        };
+        let quiet = emf_line(
+            &target,
+            &empty,
+            &UsageCounts::default(),
+            &AlertTally::default(),
+            0,
+        );
+        assert_eq!(quiet["Invocations"], 1.0);
+        assert_eq!(quiet["EventsReceived"], 0.0);
+        assert_eq!(
+            quiet["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(2),
+            "{quiet}"
+        );
 
         let by_kind = alert_lines(&target, &alerts, 1_700_000_000_000);
         let kinds: Vec<(&str, f64)> = by_kind
