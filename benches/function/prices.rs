@@ -5,7 +5,7 @@
 
 /// When these prices were stated, for the report.
 pub const AS_OF: &str =
-    "us-east-1, on demand, prices after the DynamoDB cut of 1 Nov 2024 (checked 2026-12-02)";
+    "us-east-1, on demand unless marked provisioned, prices after the DynamoDB cut of 1 Nov 2024 (checked 2026-12-02)";
 
 /// One DynamoDB table class: $ per million write / read request units (on demand), $ per
 /// write / read capacity unit-hour (provisioned), $ per GB-month stored.

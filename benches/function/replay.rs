@@ -191,6 +191,7 @@ pub struct Measured {
     pub emf: BTreeMap<String, f64>,
     /// Bytes of those lines, as CloudWatch Logs would ingest them.
     pub emf_bytes: usize,
+    /// How many lines: CloudWatch Logs adds its per-event overhead to each.
     pub emf_lines: usize,
     pub writes: Writes,
     pub storage: Storage,
