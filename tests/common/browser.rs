@@ -298,15 +298,7 @@ fn start(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::emulator::die_with_parent(&mut command);
     let mut child = command
         .spawn()
         .unwrap_or_else(|err| panic!("cannot start {}: {err}", path.display()));

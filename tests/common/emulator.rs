@@ -15,6 +15,20 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
+/// Makes the child killed (SIGKILL) when the thread that spawns it ends, so nothing a test starts
+/// outlives it, however it ends.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs `command` (a server that will listen on `port`) and waits until it does; its base URL.
 /// Panics, naming `name`, when it cannot start, exits early, or does not listen within 30 s.
 pub fn serve(name: &'static str, mut command: Command, port: u16) -> String {
@@ -25,15 +39,7 @@ pub fn serve(name: &'static str, mut command: Command, port: u16) -> String {
     // child and PR_SET_PDEATHSIG (which fires when the spawning *thread* exits) kills the server
     // exactly when the test process ends; an early exit is reported on `exit_rx`.
     std::thread::spawn(move || {
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        die_with_parent(&mut command);
         match command.spawn() {
             Ok(mut child) => {
                 let _ = ready_tx.send(Ok(()));

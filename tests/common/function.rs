@@ -224,15 +224,7 @@ pub async fn start_function_logged(
         .stdout(Stdio::piped())
         .stderr(open())
         .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::emulator::die_with_parent(command.as_std_mut());
     let mut child = command
         .spawn()
         .unwrap_or_else(|err| panic!("start {}: {err}", bootstrap.display()));
