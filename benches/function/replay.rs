@@ -28,6 +28,11 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// Deletes a replay's table once measured, so the emulator does not carry it into the next.
+    pub async fn drop_table(&self, table: &str) {
+        let _ = self.dynamodb.delete_table().table_name(table).send().await;
+    }
+
     /// A function process on `table`, reaching AWS through the TLS front (`tls`) or straight
     /// through the proxy; returns it once its init is over, with the init's duration.
     pub async fn start(
@@ -232,12 +237,7 @@ pub async fn replay(bench: &Bench, plan: &Plan) -> Measured {
     stop(function).await;
     let log = bench.proxy.take_log();
     let items = crate::common::scan_table(&bench.dynamodb, &table).await;
-    let _ = bench
-        .dynamodb
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await;
+    bench.drop_table(&table).await;
     let mut requests = BTreeMap::new();
     for entry in &log {
         *requests.entry(entry.operation.clone()).or_default() += 1;

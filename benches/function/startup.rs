@@ -55,12 +55,7 @@ pub async fn first_invocations(bench: &Bench, stream: &Stream, runs: usize) -> V
                 "first invocation failed: {reply:?}"
             );
             stop(function).await;
-            let _ = bench
-                .dynamodb
-                .delete_table()
-                .table_name(&table)
-                .send()
-                .await;
+            bench.drop_table(&table).await;
         }
         out.insert(
             format!("warm_{warm}"),
