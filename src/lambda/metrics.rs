@@ -177,10 +177,33 @@ mod tests {
             assert!(!declared.contains(&zero), "{zero} declared: {declared:?}");
         }
         assert_eq!(line["Invocations"], 1.0);
+
+        let by_kind = alert_lines(&target, &alerts, 1_700_000_000_000);
+        let kinds: Vec<(&str, f64)> = by_kind
+            .iter()
+            .map(|line| {
+                (
+                    line["Kind"].as_str().unwrap(),
+                    line["Alerts"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(kinds, [("out-of-memory", 2.0), ("crash-loop", 1.0)]);
+        let directive = &by_kind[0]["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["FunctionName", "Kind"]]));
+        assert_eq!(directive["Metrics"][0]["Name"], "Alerts");
+    }
+
+    #[test]
+    fn an_invocation_with_nothing_to_count_carries_only_the_two_metrics_every_line_has() {
         let empty = Invocation {
             shape: super::super::Shape::EventBridge,
-            counts: Counts::of(&[]),
+            counts: crate::core::outcome::Counts::of(&[]),
             batch_item_failures: 0,
+        };
+        let target = MetricsTarget {
+            namespace: "Test".into(),
+            function_name: "fn".into(),
         };
         let quiet = emf_line(
             &target,
@@ -198,20 +221,5 @@ mod tests {
             Some(2),
             "{quiet}"
         );
-
-        let by_kind = alert_lines(&target, &alerts, 1_700_000_000_000);
-        let kinds: Vec<(&str, f64)> = by_kind
-            .iter()
-            .map(|line| {
-                (
-                    line["Kind"].as_str().unwrap(),
-                    line["Alerts"].as_f64().unwrap(),
-                )
-            })
-            .collect();
-        assert_eq!(kinds, [("out-of-memory", 2.0), ("crash-loop", 1.0)]);
-        let directive = &by_kind[0]["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Dimensions"], json!([["FunctionName", "Kind"]]));
-        assert_eq!(directive["Metrics"][0]["Name"], "Alerts");
     }
 }
